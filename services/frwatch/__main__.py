@@ -1,0 +1,3 @@
+from frwatch.cli import main
+
+raise SystemExit(main())
