@@ -1,0 +1,21 @@
+"""The aiohttp application: middlewares, route modules, and shared resources via AppKeys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from frwatch.api import health
+from frwatch.api.keys import RUNTIME
+from frwatch.api.problems import MAX_BODY_BYTES, problem_middleware
+from frwatch.runtime import Runtime
+
+ROUTE_MODULES = [health]
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """An app over an open runtime; the caller owns the runtime's lifetime."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY_BYTES)
+    app[RUNTIME] = runtime
+    for module in ROUTE_MODULES:
+        module.setup(app)
+    return app

@@ -1,0 +1,81 @@
+"""Bearer-token authentication: the admin token from settings, or an integrator's API key.
+
+API keys are random ``frw_`` strings shown once; only their SHA-256 is stored, so a stolen
+database does not give working keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from frwatch.api.keys import RUNTIME
+from frwatch.api.problems import Problem
+from frwatch.store import api_keys as key_store
+
+KEY_PREFIX = "frw_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. ``key_id`` is None for the admin."""
+
+    is_admin: bool
+    key_id: str | None
+
+    @property
+    def owner(self) -> str:
+        """Scope of what this caller owns (idempotency keys, subscriptions)."""
+        return self.key_id or "admin"
+
+
+ADMIN = Principal(is_admin=True, key_id=None)
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The caller, or a 401 problem. Cached on the request."""
+    cached = request.get("principal")
+    if cached is not None:
+        return cached
+    token = _bearer(request)
+    if token is None:
+        raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>'")
+    runtime = request.app[RUNTIME]
+    admin = runtime.settings.admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        principal = ADMIN
+    else:
+        async with runtime.sessions() as session:
+            key = await key_store.find_active(session, hash_key(token))
+        if key is None:
+            raise Problem(401, "invalid or revoked token")
+        principal = Principal(is_admin=False, key_id=key.id)
+    request["principal"] = principal
+    return principal
+
+
+async def require_admin(request: web.Request) -> Principal:
+    principal = await authenticate(request)
+    if not principal.is_admin:
+        raise Problem(403, "this route needs the admin token")
+    return principal

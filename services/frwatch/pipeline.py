@@ -1,0 +1,104 @@
+"""From parsed entries to stored items, events and owed webhooks, in the caller's transaction.
+
+``ingest`` hands entries here; this module classifies the new and edited ones, stores them,
+groups enforcement items into events and queues the webhooks those event changes owe — all in
+one transaction, so no alert is lost between commit and send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frwatch.classify import Classifier, ItemText, Verdict
+from frwatch.classify.group import GROUP_WINDOW, EventFacts, match_event, target_key
+from frwatch.ingest.parse import Entry
+from frwatch.models import Event, Item, Source
+from frwatch.notify.enqueue import EventChange, enqueue_event_changes
+from frwatch.store import events as event_store
+from frwatch.store import items as item_store
+
+DETECTED = "enforcement.detected"
+UPDATED = "enforcement.updated"
+
+
+@dataclass
+class ProcessResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    enforcement: int = 0
+    changes: list[EventChange] = field(default_factory=list)
+
+
+def item_text(entry: Entry, source: Source) -> ItemText:
+    return ItemText(id=entry.key, title=entry.title, summary=entry.summary, link=entry.link,
+                    published=entry.published, language=source.language, source_name=source.name,
+                    source_jurisdiction=source.jurisdiction, source_regulator=source.regulator)
+
+
+async def process_entries(session: AsyncSession, source: Source, entries: Sequence[Entry],
+                          classifier: Classifier, now: datetime) -> ProcessResult:
+    """Store new entries, revise edited ones, group enforcement items, queue webhooks."""
+    result = ProcessResult()
+    unique = list({entry.key: entry for entry in entries}.values())
+    known = await item_store.find_by_keys(session, source.id, [entry.key for entry in unique])
+    touched: list[tuple[Item, Verdict]] = []
+    for entry in unique:
+        existing = known.get(entry.key)
+        if existing is not None and existing.content_hash == entry.content_hash:
+            result.unchanged += 1
+            continue
+        verdict = classifier.classify(item_text(entry, source))
+        if existing is None:
+            item = item_store.add(session, source_id=source.id, dedup_key=entry.key, guid=entry.guid,
+                                  link=entry.link, title=entry.title, summary=entry.summary,
+                                  language=source.language, content_hash=entry.content_hash,
+                                  published_at=entry.published or now, first_seen_at=now, updated_at=now,
+                                  revision=1, **item_store.verdict_values(verdict))
+            result.new += 1
+        else:
+            item = existing
+            item_store.revise(session, item, title=entry.title, summary=entry.summary, link=entry.link,
+                              content_hash=entry.content_hash, verdict=verdict, now=now)
+            result.updated += 1
+        if verdict.is_enforcement:
+            touched.append((item, verdict))
+    await session.flush()
+    result.enforcement = len(touched)
+    for item, verdict in touched:
+        change = await assign_event(session, item, verdict, now)
+        if change is not None:
+            result.changes.append(change)
+    await enqueue_event_changes(session, result.changes, now)
+    return result
+
+
+async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now: datetime) -> EventChange | None:
+    """Put an enforcement item into its event: a new one (detected) or a known one (updated)."""
+    occurred_at = item.published_at
+    facts = EventFacts.from_verdict(verdict, occurred_at)
+    key = target_key(verdict.target)
+    if item.event_id is not None:
+        event = await event_store.get(session, item.event_id)
+        return EventChange(event=event, kind=UPDATED, item_ids=[item.id]) if event else None
+    candidates = await event_store.candidates(session, target_key=key, regulator=verdict.regulator,
+                                              occurred_at=occurred_at, window=GROUP_WINDOW)
+    by_id: dict[str, Event] = {event.id: event for event in candidates}
+    outcome, event_id = match_event(facts, [(event.id, event_store.facts_of(event)) for event in candidates])
+    if outcome == "same" and event_id is not None:
+        event = by_id[event_id]
+        changed = event_store.attach(event, item, now)
+        if "target" in changed:
+            event.target_key = target_key(event.target)
+        item.event_id = event.id
+        return EventChange(event=event, kind=UPDATED, item_ids=[item.id])
+    related = event_id if outcome == "related" else None
+    event = event_store.create(session, item, target_key=key, occurred_at=occurred_at,
+                               related_event_id=related, now=now)
+    await session.flush()
+    item.event_id = event.id
+    return EventChange(event=event, kind=DETECTED, item_ids=[item.id])

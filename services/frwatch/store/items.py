@@ -1,0 +1,52 @@
+"""SQL for items and their revisions. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frwatch.models import Item, ItemRevision
+
+VERDICT_FIELDS = ("is_enforcement", "score", "action_type", "regulator", "jurisdiction", "target",
+                  "amount", "currency", "amount_eur", "reasons")
+
+
+async def find_by_keys(session: AsyncSession, source_id: str, keys: Sequence[str]) -> dict[str, Item]:
+    if not keys:
+        return {}
+    rows = await session.scalars(select(Item).where(Item.source_id == source_id, Item.dedup_key.in_(keys)))
+    return {item.dedup_key: item for item in rows}
+
+
+async def get(session: AsyncSession, item_id: int) -> Item | None:
+    return await session.get(Item, item_id)
+
+
+def verdict_values(verdict: Any) -> dict[str, Any]:
+    return {name: getattr(verdict, name) for name in VERDICT_FIELDS}
+
+
+def add(session: AsyncSession, **values: Any) -> Item:
+    item = Item(**values)
+    session.add(item)
+    return item
+
+
+def revise(session: AsyncSession, item: Item, *, title: str, summary: str, link: str | None,
+           content_hash: str, verdict: Any, now: datetime) -> None:
+    """Keep the old text as a revision, then store the new text and verdict on the item."""
+    session.add(ItemRevision(item_id=item.id, revision=item.revision, title=item.title, summary=item.summary,
+                             link=item.link, content_hash=item.content_hash, recorded_at=now))
+    item.title, item.summary, item.link, item.content_hash = title, summary, link, content_hash
+    item.revision += 1
+    item.updated_at = now
+    for name, value in verdict_values(verdict).items():
+        setattr(item, name, value)
+
+
+async def revisions(session: AsyncSession, item_id: int) -> list[ItemRevision]:
+    return list(await session.scalars(select(ItemRevision).where(ItemRevision.item_id == item_id)
+                                      .order_by(ItemRevision.revision)))

@@ -1,0 +1,119 @@
+"""Shared fixtures: a migrated database per test (SQLite file and PostgreSQL), settings that
+allow loopback, an open runtime, and an API client.
+
+PostgreSQL: ``FRWATCH_TEST_PG_URL`` (default postgresql+asyncpg://postgres@127.0.0.1:5432/test) is
+used to create one scratch database per test session, migrated once and truncated per test. When
+it is unreachable the PostgreSQL cases skip — except under CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from frwatch.db import create_engine
+from frwatch.migrate import upgrade
+from frwatch.models import Base
+from frwatch.runtime import Runtime, open_runtime
+from frwatch.settings import Settings
+
+PG_URL = os.environ.get("FRWATCH_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def _pg_admin(sql: str) -> None:
+    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database, migrated to head, for this test session."""
+    name = f"frwatch_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # unreachable server, refused login…
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+async def truncate_all(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "frwatch.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        await truncate_all(url)
+        yield url
+
+
+def make_settings(db_url: str, **overrides: object) -> Settings:
+    """Test settings: loopback allowed, short intervals, quiet logs."""
+    defaults: dict[str, object] = dict(
+        database_url=db_url, allow_private_networks=LOOPBACK, admin_token="admin-token",
+        sources=REPO / "tests" / "fixtures" / "sources-empty.yaml", log_format="text",
+    )
+    defaults.update(overrides)
+    return Settings.from_env({}, **defaults)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings) as rt:
+        yield rt
+
+
+@pytest.fixture
+async def api(aiohttp_client, runtime: Runtime):  # type: ignore[no-untyped-def]
+    """A test client of the HTTP API on loopback over the migrated database."""
+    from frwatch.api.app import create_app
+
+    return await aiohttp_client(create_app(runtime))
+
+
+ADMIN_HEADERS = {"Authorization": "Bearer admin-token"}
