@@ -14,18 +14,25 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from frwatch.db import create_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from frwatch.db import create_engine, session_factory
 from frwatch.migrate import upgrade
 from frwatch.models import Base
-from frwatch.runtime import Runtime, open_runtime
+
 from frwatch.settings import Settings
 
+if TYPE_CHECKING:
+    from frwatch.runtime import Runtime
+
+T = TypeVar("T")
 PG_URL = os.environ.get("FRWATCH_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 REPO = Path(__file__).resolve().parents[1]
@@ -40,27 +47,33 @@ async def _pg_admin(sql: str) -> None:
         await engine.dispose()
 
 
+def in_thread(func: Callable[..., T], *args: object) -> T:
+    """Run blocking set-up (which may start its own event loop) outside the test's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(func, *args).result()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A scratch PostgreSQL database, migrated to head, for this test session."""
     name = f"frwatch_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        in_thread(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # unreachable server, refused login…
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_URL}: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    in_thread(upgrade, url)
     yield url
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    in_thread(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once is much faster)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    in_thread(upgrade, f"sqlite+aiosqlite:///{path}")
     return path
 
 
@@ -98,18 +111,28 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Just the database: a session factory over the migrated test database."""
+    engine = create_engine(db_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
 def settings(db_url: str) -> Settings:
     return make_settings(db_url)
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings) -> AsyncIterator["Runtime"]:
+    from frwatch.runtime import open_runtime
+
     async with open_runtime(settings) as rt:
         yield rt
 
 
 @pytest.fixture
-async def api(aiohttp_client, runtime: Runtime):  # type: ignore[no-untyped-def]
+async def api(aiohttp_client, runtime: "Runtime"):  # type: ignore[no-untyped-def]
     """A test client of the HTTP API on loopback over the migrated database."""
     from frwatch.api.app import create_app
 

@@ -1,0 +1,78 @@
+"""Migrations: upgrade to head and back to base on both databases, and the models match head."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from frwatch.db import create_engine
+from frwatch.migrate import alembic_config, head_revision
+from frwatch.models import Base
+from tests.conftest import PG_URL, _pg_admin
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        return
+    name = f"frwatch_mig_{uuid.uuid4().hex[:8]}"
+    try:
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _diff(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata))
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_head_then_downgrade_base(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    await asyncio.to_thread(command.upgrade, config, "head")
+    tables = await _tables(empty_db)
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    await asyncio.to_thread(command.downgrade, config, "base")
+    assert await _tables(empty_db) <= {"alembic_version"}
+    await asyncio.to_thread(command.upgrade, config, "head")  # and up again: downgrades are clean
+    engine = create_engine(empty_db)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_models_match_migrations(empty_db: str) -> None:
+    await asyncio.to_thread(command.upgrade, alembic_config(empty_db), "head")
+    assert await _diff(empty_db) == []
