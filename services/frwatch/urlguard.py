@@ -1,0 +1,175 @@
+"""SSRF guard for every outgoing request (feeds and webhooks).
+
+Two layers, both needed:
+
+* ``UrlGuard.check_url`` (sync) refuses bad schemes and IP-literal hosts in any spelling. aiohttp
+  never calls the resolver for an IP literal, so this must run for every URL, including every
+  redirect hop.
+* ``UrlGuard.make_connector`` wraps the resolver so a *name* is refused when any address it resolves
+  to is not allowed. aiohttp connects only to the addresses the resolver returned, so a name that
+  re-resolves to a private address between the check and the connect (DNS rebinding) cannot slip
+  through.
+
+"Allowed" means globally routable unicast, or inside one of ``allowed_networks``
+(``FRWATCH_ALLOW_PRIVATE_NETWORKS``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from frwatch.errors import UrlRefused
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address ``inet_aton`` would read from ``host`` (2130706433, 0177.0.0.1, 0x7f.1, 127.1).
+
+    Such spellings are refused or silently mapped by different libraries, so they are decoded
+    here and judged like the canonical form. Returns None when ``host`` is not numeric.
+    """
+    parts = host.split(".")
+    if parts and parts[-1] == "":  # a trailing dot is allowed ("127.0.0.1.")
+        parts.pop()
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        try:
+            if part[:2].lower() == "0x":
+                numbers.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part[1:], 8))
+            else:
+                if not part.isascii() or not part.isdigit():
+                    return None
+                numbers.append(int(part))
+        except ValueError:
+            return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for index, number in enumerate(head):
+        value |= number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def parse_ip_host(host: str) -> IPAddress | None:
+    """The IP address a URL host denotes, in any spelling; None for a name."""
+    candidate = host.strip("[]").split("%", 1)[0]  # brackets of IPv6 literals, zone ids
+    try:
+        return ipaddress.ip_address(candidate)
+    except ValueError:
+        return _legacy_ipv4(candidate)
+
+
+class UrlGuard:
+    """Decides which URLs and addresses frwatch may connect to."""
+
+    def __init__(self, allowed_networks: Sequence[Network] = (), resolver: AbstractResolver | None = None):
+        self._allowed = tuple(allowed_networks)
+        self._resolver = resolver
+
+    def is_allowed_ip(self, ip: IPAddress | str) -> bool:
+        """Public unicast, or inside an allowed network. Embedded IPv4 (mapped, 6to4, NAT64) is judged too."""
+        address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        if any(address in network for network in self._allowed if network.version == address.version):
+            return True
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = address.ipv4_mapped or address.sixtofour
+            if embedded is None and address in _NAT64:
+                embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            if embedded is not None:
+                return self.is_allowed_ip(embedded)
+        return address.is_global and not (
+            address.is_multicast or address.is_reserved or address.is_private
+            or address.is_loopback or address.is_link_local or address.is_unspecified
+        )
+
+    def check_url(self, url: str, *, schemes: Sequence[str] = ("http", "https")) -> None:
+        """Refuse a bad scheme, a missing host, or an IP-literal host that is not allowed."""
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError as exc:
+            raise UrlRefused(f"refused URL {url!r}: {exc}") from None
+        if parts.scheme.lower() not in schemes:
+            raise UrlRefused(f"refused URL {url!r}: scheme must be one of {', '.join(schemes)}")
+        if not hostname:
+            raise UrlRefused(f"refused URL {url!r}: no host")
+        address = parse_ip_host(hostname)
+        if address is None:
+            return
+        if not self.is_allowed_ip(address):
+            raise UrlRefused(f"refused URL {url!r}: address {address} is not public and not in an allowed network")
+        if address.version == 4 and hostname != str(address):
+            raise UrlRefused(f"refused URL {url!r}: {hostname!r} is a non-canonical spelling of {address}")
+
+    def check_addresses(self, host: str, addresses: Sequence[str]) -> None:
+        """Refuse when ``host`` resolved to nothing or to any address that is not allowed."""
+        if not addresses:
+            raise UrlRefused(f"refused host {host!r}: it resolves to no address")
+        bad = [a for a in addresses if not self.is_allowed_ip(a.split("%", 1)[0])]
+        if bad:
+            raise UrlRefused(
+                f"refused host {host!r}: it resolves to {', '.join(bad)}, not public and not in an allowed network"
+            )
+
+    def make_connector(self, **kwargs: Any) -> aiohttp.TCPConnector:
+        """A connector whose every name resolution is checked (call inside a running event loop).
+
+        Without an injected resolver, names go through ``aiohttp.ThreadedResolver`` (getaddrinfo,
+        honours /etc/hosts, holds nothing to close). An injected resolver stays the caller's to close.
+        """
+        return aiohttp.TCPConnector(resolver=GuardedResolver(self, self._resolver or aiohttp.ThreadedResolver()),
+                                    **kwargs)
+
+    async def check_resolved(self, url: str) -> list[str]:
+        """Check ``url`` and every address its host resolves to now; returns those addresses.
+
+        For validating a URL when it is submitted (e.g. a new subscription); connections are
+        still checked again by the connector.
+        """
+        self.check_url(url)
+        hostname = urlsplit(url).hostname or ""
+        address = parse_ip_host(hostname)
+        if address is not None:
+            return [str(address)]
+        resolver = self._resolver or aiohttp.ThreadedResolver()
+        try:
+            infos = await resolver.resolve(hostname, 0, socket.AF_UNSPEC)
+        except OSError as exc:
+            raise UrlRefused(f"refused URL {url!r}: cannot resolve {hostname!r}: {exc}") from None
+        addresses = list(dict.fromkeys(info["host"] for info in infos))
+        self.check_addresses(hostname, addresses)
+        return addresses
+
+
+class GuardedResolver(AbstractResolver):
+    """Wraps a resolver; raises ``UrlRefused`` instead of returning a disallowed address."""
+
+    def __init__(self, guard: UrlGuard, inner: AbstractResolver):
+        self._guard = guard
+        self._inner = inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await self._inner.resolve(host, port, family)
+        self._guard.check_addresses(host, [info["host"] for info in infos])
+        return infos
+
+    async def close(self) -> None:
+        await self._inner.close()

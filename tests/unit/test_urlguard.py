@@ -1,0 +1,219 @@
+"""UrlGuard: every SSRF spelling is refused before any connection is attempted."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import aiohttp
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from frwatch.errors import UrlRefused
+from frwatch.ingest.fetch import FetchLimits, Fetcher
+from frwatch.urlguard import UrlGuard, parse_ip_host
+from tests.feedserver import FeedServer
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
+
+PRIVATE_URLS = [
+    "http://127.0.0.1/feed",
+    "http://127.0.0.1:8080/feed",
+    "http://[::1]/feed",
+    "http://10.1.2.3/",
+    "http://172.16.0.1/",
+    "http://172.31.255.254/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0/",
+    "http://0/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[64:ff9b::a00:1]/",  # NAT64 of 10.0.0.1
+    "http://[2002:c0a8:101::1]/",  # 6to4 of 192.168.1.1
+    "http://[fe80::1%25eth0]/",
+    "http://[fc00::1]/",
+    "http://[::]/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://0x7f.1/",
+    "http://0x7f000001/",
+    "http://127.1/",
+    "http://127.0.1/",
+    "http://017700000001/",
+    "http://127.0.0.1./",
+    "http://100.64.0.1/",  # carrier-grade NAT
+    "http://224.0.0.1/",  # multicast
+    "http://255.255.255.255/",
+    "http://user:pw@127.0.0.1/",
+    "https://10.0.0.1:443/",
+]
+
+
+class StubResolver(AbstractResolver):
+    """Answers from a table; never touches the network. Records what it was asked."""
+
+    def __init__(self, table: dict[str, list[str]]):
+        self.table = table
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        self.asked.append(host)
+        if host not in self.table:
+            raise OSError(socket.EAI_NONAME, f"unknown host {host}")
+        return [
+            {"hostname": host, "host": address, "port": port, "proto": 0, "flags": 0,
+             "family": socket.AF_INET6 if ":" in address else socket.AF_INET}
+            for address in self.table[host]
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+def test_private_ip_literals_are_refused(url: str) -> None:
+    with pytest.raises(UrlRefused, match="not public"):
+        UrlGuard().check_url(url)
+
+
+@pytest.mark.parametrize("spelling", ["2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f.0.0.1", "017700000001"])
+def test_legacy_spellings_decode_to_loopback(spelling: str) -> None:
+    assert parse_ip_host(spelling) == ipaddress.ip_address("127.0.0.1")
+
+
+@pytest.mark.parametrize("host", ["example.org", "1.2.3.4.5", "0xg", "256.1.1.1", "1.2.3.256", "12a.0.0.1", "٣.٣.٣.٣"])
+def test_non_addresses_are_names(host: str) -> None:
+    assert parse_ip_host(host) is None
+
+
+@pytest.mark.parametrize("url", [
+    "https://8.8.8.8/feed", "http://[2606:4700:4700::1111]/", "https://www.ftc.gov/feeds/press-release.xml",
+])
+def test_public_urls_pass(url: str) -> None:
+    UrlGuard().check_url(url)
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("file:///etc/passwd", "scheme"),
+    ("gopher://example.org/", "scheme"),
+    ("ftp://example.org/feed", "scheme"),
+    ("javascript:alert(1)", "scheme"),
+    ("http:///feed", "no host"),
+    ("http://[::1/", "refused URL"),
+    ("example.org/feed", "scheme"),
+])
+def test_bad_urls_are_refused_with_reason(url: str, reason: str) -> None:
+    with pytest.raises(UrlRefused, match=reason):
+        UrlGuard().check_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://134744072/", "http://0x8.8.8.8/", "http://2130706433/", "http://127.0.0.1./"])
+def test_non_canonical_spellings_are_refused_even_when_the_address_is_allowed(url: str) -> None:
+    with pytest.raises(UrlRefused, match="non-canonical"):
+        UrlGuard(LOOPBACK).check_url(url)
+
+
+def test_schemes_can_be_widened_for_local_sources() -> None:
+    UrlGuard().check_url("https://example.org/", schemes=("https",))
+    with pytest.raises(UrlRefused, match="scheme"):
+        UrlGuard().check_url("http://example.org/", schemes=("https",))
+
+
+def test_allowed_networks_open_exactly_those_ranges() -> None:
+    guard = UrlGuard(LOOPBACK + [ipaddress.ip_network("10.5.0.0/16")])
+    guard.check_url("http://127.0.0.1:9000/feed")
+    guard.check_url("http://[::ffff:127.0.0.1]/")  # mapped form of an allowed address
+    guard.check_url("http://10.5.3.4/")
+    with pytest.raises(UrlRefused):
+        guard.check_url("http://10.6.0.1/")
+    with pytest.raises(UrlRefused):
+        guard.check_url("http://[::1]/")  # IPv6 loopback is not in 127.0.0.0/8
+
+
+def test_is_allowed_ip() -> None:
+    guard = UrlGuard()
+    assert guard.is_allowed_ip("93.184.216.34")
+    assert guard.is_allowed_ip(ipaddress.ip_address("2a00:1450:4009:81f::200e"))
+    for address in ("127.0.0.1", "::1", "10.0.0.1", "169.254.169.254", "0.0.0.0", "::", "fd00::1",
+                    "::ffff:10.0.0.1", "240.0.0.1", "ff02::1", "192.0.2.1", "2001:db8::1"):
+        assert not guard.is_allowed_ip(address), address
+
+
+async def test_check_resolved_refuses_names_resolving_to_private_addresses() -> None:
+    stub = StubResolver({
+        "internal.example": ["10.0.0.7"],
+        "mixed.example": ["93.184.216.34", "192.168.0.10"],
+        "v6local.example": ["::1"],
+        "public.example": ["93.184.216.34", "2606:2800:220:1::1"],
+    })
+    guard = UrlGuard(resolver=stub)
+    with pytest.raises(UrlRefused, match="10.0.0.7"):
+        await guard.check_resolved("https://internal.example/hook")
+    with pytest.raises(UrlRefused, match="192.168.0.10"):
+        await guard.check_resolved("https://mixed.example/hook")
+    with pytest.raises(UrlRefused, match="::1"):
+        await guard.check_resolved("https://v6local.example/hook")
+    with pytest.raises(UrlRefused, match="cannot resolve"):
+        await guard.check_resolved("https://nowhere.example/hook")
+    assert await guard.check_resolved("https://public.example/hook") == ["93.184.216.34", "2606:2800:220:1::1"]
+    assert await guard.check_resolved("https://8.8.8.8/") == ["8.8.8.8"]
+    with pytest.raises(UrlRefused):
+        await guard.check_resolved("http://2130706433/")
+
+
+class NoConnectConnector(aiohttp.TCPConnector):
+    """Fails the test if any TCP connection is opened."""
+
+    async def _create_connection(self, req, traces, timeout):  # type: ignore[no-untyped-def,override]
+        raise AssertionError(f"a connection was attempted to {req.url}")
+
+
+async def test_connector_refuses_private_resolution_before_connecting() -> None:
+    stub = StubResolver({"rebind.example": ["169.254.169.254"]})
+    guard = UrlGuard(resolver=stub)
+    async with aiohttp.ClientSession(connector=guard.make_connector()) as session:
+        with pytest.raises(UrlRefused, match="169.254.169.254"):
+            await session.get("http://rebind.example/latest/meta-data/")
+    assert stub.asked == ["rebind.example"]
+
+
+async def test_connector_connects_only_to_allowed_resolutions() -> None:
+    """A name resolving to an allowed address works end to end (the stub points it at our server)."""
+    stub = StubResolver({"feeds.example": ["127.0.0.1"]})
+    guard = UrlGuard(LOOPBACK, resolver=stub)
+    async with FeedServer() as server:
+        server.add_feed("/feed.xml", b"<rss/>")
+        port = server.url("/").split(":")[-1].rstrip("/")
+        async with aiohttp.ClientSession(connector=guard.make_connector()) as session:
+            async with session.get(f"http://feeds.example:{port}/feed.xml") as resp:
+                assert await resp.read() == b"<rss/>"
+
+
+def limits() -> FetchLimits:
+    return FetchLimits(connect_timeout=2, total_timeout=5, user_agent="frwatch-test")
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1/feed", "http://[::ffff:127.0.0.1]/", "http://0x7f.1/"])
+async def test_fetcher_refuses_ip_literals_before_any_connection(url: str) -> None:
+    guard = UrlGuard()
+    async with aiohttp.ClientSession(connector=NoConnectConnector()) as session:
+        with pytest.raises(UrlRefused):
+            await Fetcher(session, limits(), guard).fetch(url)
+
+
+@pytest.mark.parametrize("location", [
+    "http://10.0.0.1/feed", "http://169.254.169.254/latest/meta-data/", "http://[::1]:80/", "http://167772161/",
+    "http://internal.example/feed", "file:///etc/passwd",
+])
+async def test_redirect_to_private_address_is_refused(location: str) -> None:
+    """The public hop is allowed (loopback stands in for it); the private target is never contacted."""
+    stub = StubResolver({"internal.example": ["10.1.1.1"]})
+    guard = UrlGuard(LOOPBACK, resolver=stub)
+    async with FeedServer() as server:
+        server.add_redirect("/feed", location, status=302)
+        async with aiohttp.ClientSession(connector=guard.make_connector()) as session:
+            with pytest.raises(UrlRefused):
+                await Fetcher(session, limits(), guard).fetch(server.url("/feed"))
+        assert server.hits["/feed"] == 1
