@@ -13,12 +13,14 @@ version of a feed between two polls). Unknown paths answer 404. ``hits`` counts 
 path and ``last_headers`` keeps the request headers of the last request per path.
 
 Fetches through it need a ``UrlGuard`` that allows 127.0.0.0/8 (nothing else is ever contacted).
+``StubResolver`` gives tests host names without DNS, e.g. ``{"feeds.example": ["127.0.0.1"]}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,6 +29,7 @@ from types import TracebackType
 
 import brotli
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
@@ -54,6 +57,31 @@ def gzip_bomb(size: int) -> bytes:
     return b"".join(parts)
 
 
+class StubResolver(AbstractResolver):
+    """Answers names from a table and never touches the network; ``asked`` records the lookups.
+
+    Pass it to ``UrlGuard(..., resolver=StubResolver(...))``. Unknown names fail like NXDOMAIN.
+    """
+
+    def __init__(self, table: Mapping[str, list[str]]):
+        self.table = dict(table)
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        self.asked.append(host)
+        if host not in self.table:
+            raise OSError(socket.EAI_NONAME, f"unknown host {host}")
+        return [
+            {"hostname": host, "host": address, "port": port, "proto": 0, "flags": 0,
+             "family": socket.AF_INET6 if ":" in address else socket.AF_INET}
+            for address in self.table[host]
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
 class FeedServer:
     """An aiohttp server on 127.0.0.1 with per-test routes and request counters."""
 
@@ -73,8 +101,14 @@ class FeedServer:
                         tb: TracebackType | None) -> None:
         await self._server.close()
 
-    def url(self, path: str) -> str:
-        return str(self._server.make_url(path))
+    @property
+    def port(self) -> int:
+        assert self._server.port is not None
+        return self._server.port
+
+    def url(self, path: str, *, host: str = "127.0.0.1") -> str:
+        """Absolute URL of ``path``; ``host`` may be a name a ``StubResolver`` maps to 127.0.0.1."""
+        return f"http://{host}:{self.port}{path}"
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         self.hits[request.path] += 1

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 import aiohttp
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from frwatch.errors import UrlRefused
 from frwatch.ingest.fetch import FetchLimits, Fetcher
 from frwatch.urlguard import UrlGuard, parse_ip_host
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, StubResolver
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
@@ -49,27 +47,6 @@ PRIVATE_URLS = [
     "http://user:pw@127.0.0.1/",
     "https://10.0.0.1:443/",
 ]
-
-
-class StubResolver(AbstractResolver):
-    """Answers from a table; never touches the network. Records what it was asked."""
-
-    def __init__(self, table: dict[str, list[str]]):
-        self.table = table
-        self.asked: list[str] = []
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(socket.EAI_NONAME, f"unknown host {host}")
-        return [
-            {"hostname": host, "host": address, "port": port, "proto": 0, "flags": 0,
-             "family": socket.AF_INET6 if ":" in address else socket.AF_INET}
-            for address in self.table[host]
-        ]
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize("url", PRIVATE_URLS)
@@ -185,9 +162,8 @@ async def test_connector_connects_only_to_allowed_resolutions() -> None:
     guard = UrlGuard(LOOPBACK, resolver=stub)
     async with FeedServer() as server:
         server.add_feed("/feed.xml", b"<rss/>")
-        port = server.url("/").split(":")[-1].rstrip("/")
         async with aiohttp.ClientSession(connector=guard.make_connector()) as session:
-            async with session.get(f"http://feeds.example:{port}/feed.xml") as resp:
+            async with session.get(server.url("/feed.xml", host="feeds.example")) as resp:
                 assert await resp.read() == b"<rss/>"
 
 

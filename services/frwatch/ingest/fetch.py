@@ -1,0 +1,275 @@
+"""Fetching feeds over HTTP(S) (and ``file://``) within hard limits.
+
+Conditional GET, a streamed cap on the *decompressed* body (gzip/brotli bombs included), redirects
+followed by hand so that every hop passes the ``UrlGuard``, total and connect timeouts, and a
+global plus per-host concurrency limit. Errors map onto the frwatch hierarchy: ``SourceGone`` (410)
+is permanent, ``UrlRefused`` is permanent, everything else is a retryable ``FetchError`` with the
+HTTP status and ``Retry-After`` when there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import aiohttp
+
+from frwatch.errors import PermanentError, RetryableError, UrlRefused
+from frwatch.timeutil import utcnow
+from frwatch.urlguard import UrlGuard
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+_CHUNK = 64 * 1024
+_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+
+
+class FetchError(RetryableError):
+    """The fetch failed in a way that may pass: network trouble, timeouts, 4xx/5xx, redirect trouble."""
+
+
+class BodyTooLarge(FetchError):
+    """The (decompressed) body exceeded ``FetchLimits.max_body_bytes``; nothing was returned."""
+
+
+class SourceGone(PermanentError):
+    """HTTP 410: the publisher says the feed is gone for good."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchLimits:
+    connect_timeout: float
+    total_timeout: float
+    user_agent: str
+    max_body_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    per_host: int = 2
+    global_limit: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "FetchLimits":
+        return cls(
+            connect_timeout=settings.connect_timeout.total_seconds(),
+            total_timeout=settings.fetch_timeout.total_seconds(),
+            user_agent=settings.user_agent,
+            max_body_bytes=settings.max_body_bytes,
+            max_redirects=settings.max_redirects,
+            per_host=settings.per_host_concurrency,
+            global_limit=settings.fetch_concurrency,
+        )
+
+
+@dataclass
+class FetchResult:
+    status: int
+    url: str  # final URL, after redirects
+    permanent_url: str | None  # final URL when every hop was 301/308: the caller updates the stored URL
+    not_modified: bool
+    body: bytes | None
+    content_type: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    etag: str | None = None  # on 304 without a new validator: the one sent, so the caller keeps it
+    last_modified: str | None = None
+    max_age: timedelta | None = None  # Cache-Control s-maxage / max-age
+    elapsed_s: float = 0.0
+
+
+def parse_retry_after(value: str | None) -> timedelta | None:
+    """``Retry-After`` as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when - utcnow(), timedelta(0))
+
+
+def parse_max_age(cache_control: str | None) -> timedelta | None:
+    """``s-maxage`` (preferred) or ``max-age`` from a Cache-Control header."""
+    if not cache_control:
+        return None
+    values: dict[str, str] = {}
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        values[name.strip().lower()] = value.strip().strip('"')
+    for name in ("s-maxage", "max-age"):
+        if values.get(name, "").isdigit():
+            return timedelta(seconds=int(values[name]))
+    return None
+
+
+def make_session(limits: FetchLimits, guard: UrlGuard, *, limit: int | None = None) -> aiohttp.ClientSession:
+    """The process-wide session: guarded connector, timeouts, no cookies, no proxy from the env.
+
+    ``limit`` (connections in the pool) defaults to ``limits.global_limit``; pass more when the
+    webhook deliverer shares the session. Call inside a running event loop.
+    """
+    return aiohttp.ClientSession(
+        connector=guard.make_connector(limit=limit or limits.global_limit),
+        timeout=aiohttp.ClientTimeout(total=limits.total_timeout, sock_connect=limits.connect_timeout),
+        headers={"User-Agent": limits.user_agent},
+        auto_decompress=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
+class Fetcher:
+    """Fetches one feed URL at a time per call; safe to share between tasks."""
+
+    def __init__(self, session: aiohttp.ClientSession, limits: FetchLimits, guard: UrlGuard):
+        self._session = session
+        self._limits = limits
+        self._guard = guard
+        self._global = asyncio.Semaphore(limits.global_limit)
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """Fetch ``url``; raises FetchError, BodyTooLarge, SourceGone or UrlRefused."""
+        if urlsplit(url).scheme.lower() == "file":
+            return await self._fetch_file(url, last_modified)
+        self._guard.check_url(url)
+        async with self._global:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self._limits.total_timeout):
+                    result = await self._follow(url, etag, last_modified)
+            except aiohttp.ConnectionTimeoutError:
+                raise FetchError(f"connect timed out after {self._limits.connect_timeout:g}s for {url}") from None
+            except TimeoutError:
+                raise FetchError(f"timed out after {self._limits.total_timeout:g}s fetching {url}") from None
+            except aiohttp.ClientPayloadError as exc:
+                raise FetchError(f"connection broken while reading the body of {url}: {exc}") from None
+            except aiohttp.ClientConnectorError as exc:
+                raise FetchError(f"cannot connect to {exc.host}:{exc.port} for {url}: {exc.os_error}") from None
+            except aiohttp.ServerDisconnectedError:
+                raise FetchError(f"server disconnected before answering {url}") from None
+            except aiohttp.InvalidURL as exc:
+                raise UrlRefused(f"refused URL {url!r}: invalid URL {exc.url}") from None
+            except aiohttp.ClientError as exc:
+                raise FetchError(f"HTTP client error fetching {url}: {type(exc).__name__}: {exc}") from None
+            result.elapsed_s = time.monotonic() - started
+            return result
+
+    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": self._limits.user_agent}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._limits.connect_timeout)
+        seen = {url}
+        all_permanent = True
+        current = url
+        for _hop in range(self._limits.max_redirects + 1):
+            async with self._host_slot(urlsplit(current).hostname or ""):
+                async with self._session.get(current, headers=headers, allow_redirects=False, timeout=timeout) as resp:
+                    if resp.status in REDIRECT_STATUSES:
+                        location = resp.headers.get("Location")
+                        if not location:
+                            raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
+                                             status=resp.status)
+                        all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
+                        target = urljoin(current, location.strip())
+                        self._guard.check_url(target)
+                        if target in seen:
+                            raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
+                        seen.add(target)
+                        current = target
+                        continue
+                    return await self._result(resp, current, url, all_permanent, etag, last_modified)
+        raise FetchError(f"more than {self._limits.max_redirects} redirects fetching {url}")
+
+    async def _result(self, resp: aiohttp.ClientResponse, final: str, start: str, all_permanent: bool,
+                      sent_etag: str | None, sent_last_modified: str | None) -> FetchResult:
+        status = resp.status
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if status == 410:
+            raise SourceGone(f"HTTP 410 Gone: {final}", status=status)
+        if status != 304 and not 200 <= status < 300:
+            reason = f" {resp.reason}" if resp.reason else ""
+            raise FetchError(f"HTTP {status}{reason} from {final}", status=status, retry_after=retry_after)
+        body = None if status == 304 else await self._read_capped(resp, final)
+        return FetchResult(
+            status=status,
+            url=final,
+            permanent_url=final if all_permanent and final != start else None,
+            not_modified=status == 304,
+            body=body,
+            content_type=resp.headers.get("Content-Type"),
+            headers={name.lower(): value for name, value in resp.headers.items()},
+            etag=resp.headers.get("ETag") or (sent_etag if status == 304 else None),
+            last_modified=resp.headers.get("Last-Modified") or (sent_last_modified if status == 304 else None),
+            max_age=parse_max_age(resp.headers.get("Cache-Control")),
+        )
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        """Read the decompressed body in chunks, stopping as soon as it passes the cap."""
+        cap = self._limits.max_body_bytes
+        if resp.content_length is not None and not resp.headers.get("Content-Encoding") and resp.content_length > cap:
+            raise BodyTooLarge(f"body exceeds {cap} bytes (Content-Length {resp.content_length}) at {url}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise BodyTooLarge(f"body exceeds {cap} bytes at {url}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @asynccontextmanager
+    async def _host_slot(self, host: str) -> AsyncIterator[None]:
+        """At most ``per_host`` requests in flight per host; idle hosts are forgotten."""
+        semaphore, users = self._hosts.setdefault(host, (asyncio.Semaphore(self._limits.per_host), [0]))
+        users[0] += 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._hosts[host]
+
+    async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
+        """A local feed: the file's mtime is its Last-Modified, so an unchanged file is not_modified."""
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise FetchError(f"file URL with a remote host is not supported: {url}")
+        path = url2pathname(parts.path)
+        started = time.monotonic()
+        cap = self._limits.max_body_bytes
+        try:
+            stat = await asyncio.to_thread(os.stat, path)
+            mtime = formatdate(stat.st_mtime, usegmt=True)
+            if last_modified == mtime:
+                return FetchResult(status=304, url=url, permanent_url=None, not_modified=True, body=None,
+                                   content_type=None, last_modified=mtime, elapsed_s=time.monotonic() - started)
+            if stat.st_size > cap:
+                raise BodyTooLarge(f"body exceeds {cap} bytes (file of {stat.st_size} bytes) at {url}")
+            body = await asyncio.to_thread(_read_file, path, cap + 1)
+        except OSError as exc:
+            raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(body) > cap:  # grew after the stat
+            raise BodyTooLarge(f"body exceeds {cap} bytes at {url}")
+        return FetchResult(status=200, url=url, permanent_url=None, not_modified=False, body=body,
+                           content_type=None, last_modified=mtime, elapsed_s=time.monotonic() - started)
+
+
+def _read_file(path: str, limit: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(limit)
