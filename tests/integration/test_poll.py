@@ -1,0 +1,178 @@
+"""The poll cycle end to end over real HTTP on 127.0.0.1 and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from frwatch.ingest.poll import poll_due
+from frwatch.models import Event, Item, ItemRevision, Source
+from frwatch.runtime import Runtime
+from frwatch.sources_config import SourceSpec
+from frwatch.store import sources as source_store
+from tests.feedbuild import FeedItem, rss
+from tests.feedserver import FeedServer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+START = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+async def add_sources(rt: Runtime, server: FeedServer, **paths: str) -> None:
+    specs = [SourceSpec(id=sid, name=sid, url=server.url(path), kind="news", language="en")
+             for sid, path in paths.items()]
+    async with rt.sessions() as s, s.begin():
+        await source_store.sync_from_config(s, specs, rt.clock())
+
+
+async def count(rt: Runtime, model: type, *where: object) -> int:
+    async with rt.sessions() as s:
+        return await s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def source(rt: Runtime, source_id: str) -> Source:
+    async with rt.sessions() as s:
+        found = await source_store.get(s, source_id)
+    assert found is not None
+    return found
+
+
+async def test_first_poll_stores_items_second_gets_304(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_feed("/ftc.xml", FIXTURES / "real" / "ftc-press-release-competition.xml", etag='"v1"')
+        await add_sources(runtime, server, ftc="/ftc.xml")
+        outcomes = await poll_due(runtime)
+        stored = await count(runtime, Item)
+        assert [o.outcome for o in outcomes] == ["new_items"] and outcomes[0].new == stored > 10
+        assert await poll_due(runtime) == []          # not due yet
+        clock.advance(timedelta(hours=1))
+        outcomes = await poll_due(runtime)
+        assert [(o.outcome, o.status) for o in outcomes] == [("not_modified", 304)]
+        assert server.last_headers["/ftc.xml"]["If-None-Match"] == '"v1"'
+        assert await count(runtime, Item) == stored
+    state = await source(runtime, "ftc")
+    assert state.polls == 2 and state.error_count == 0 and state.lease_owner is None
+    assert START + timedelta(hours=1) + timedelta(minutes=13) <= state.next_poll_at <= START + timedelta(hours=1, minutes=17)
+
+
+async def test_unchanged_body_without_validators_is_not_parsed_again(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_feed("/f.xml", rss([FeedItem("A", "a", guid="1"), FeedItem("B", "b", guid="2")]))
+        await add_sources(runtime, server, f="/f.xml")
+        assert [o.new for o in await poll_due(runtime)] == [2]
+        clock.advance(timedelta(hours=1))
+        assert [(o.outcome, o.status) for o in await poll_due(runtime)] == [("no_change", 200)]
+
+
+async def test_new_and_edited_items(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_feed("/f.xml", rss([FeedItem("First", "one", guid="1")]))
+        await add_sources(runtime, server, f="/f.xml")
+        await poll_due(runtime)
+        server.add_feed("/f.xml", rss([FeedItem("First (corrected)", "one, corrected", guid="1"),
+                                       FeedItem("Second", "two", guid="2")]))
+        clock.advance(timedelta(hours=1))
+        [outcome] = await poll_due(runtime)
+    assert (outcome.new, outcome.updated) == (1, 1)
+    assert await count(runtime, Item) == 2
+    async with runtime.sessions() as s:
+        item = await s.scalar(select(Item).where(Item.dedup_key == "1"))
+        revisions = list(await s.scalars(select(ItemRevision)))
+    assert item is not None and item.title == "First (corrected)" and item.revision == 2
+    assert [(r.revision, r.title) for r in revisions] == [(1, "First")]
+
+
+async def test_broken_sources_never_stop_the_others(runtime: Runtime) -> None:
+    runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_feed("/good.xml", rss([FeedItem("Fine", "ok", guid="g1")]))
+        server.add_status("/error.xml", 500, body=b"oops")
+        server.add_status("/gone.xml", 410)
+        server.add_status("/busy.xml", 429, headers={"Retry-After": "7200"})
+        server.add_feed("/html.xml", b"<html><body><p>Not a feed</p></body></html>", content_type="text/html")
+        server.add_large("/huge.xml", runtime.settings.max_body_bytes + 1024 * 1024)
+        await add_sources(runtime, server, good="/good.xml", error="/error.xml", gone="/gone.xml",
+                          busy="/busy.xml", html="/html.xml", huge="/huge.xml", missing="/nothing-here.xml")
+        outcomes = {o.source_id: o for o in await poll_due(runtime)}
+    assert outcomes["good"].outcome == "new_items"
+    assert {sid: o.outcome for sid, o in outcomes.items() if sid != "good"} == {
+        "error": "error", "gone": "gone", "busy": "error", "html": "error", "huge": "error", "missing": "error"}
+    assert await count(runtime, Item) == 1            # nothing half-parsed from the huge or broken ones
+    gone, busy, error, huge = [await source(runtime, sid) for sid in ("gone", "busy", "error", "huge")]
+    assert gone.enabled is False and "410" in gone.disabled_reason
+    assert busy.enabled and busy.last_status == 429 and busy.next_poll_at >= START + timedelta(hours=2)
+    assert error.last_status == 500 and error.error_count == 1 and error.last_error
+    assert "exceeds" in huge.last_error
+    assert all(s.lease_owner is None for s in (gone, busy, error, huge))
+
+
+async def test_errors_back_off_and_recover(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_status("/f.xml", 503)
+        await add_sources(runtime, server, f="/f.xml")
+        delays = []
+        for _ in range(4):
+            await poll_due(runtime)
+            state = await source(runtime, "f")
+            delays.append(state.next_poll_at - clock.now)
+            clock.now = state.next_poll_at
+        assert delays[0] < delays[1] < delays[2] < delays[3] and state.error_count == 4 and state.enabled
+        server.add_feed("/f.xml", rss([FeedItem("Back", "up", guid="b")]))
+        [outcome] = await poll_due(runtime)
+    assert outcome.outcome == "new_items"
+    state = await source(runtime, "f")
+    assert state.error_count == 0 and state.last_error is None
+
+
+async def test_permanent_redirect_updates_stored_url(runtime: Runtime) -> None:
+    runtime.clock = Clock()
+    async with FeedServer() as server:
+        server.add_feed("/new.xml", rss([FeedItem("Moved", "x", guid="m")]))
+        server.add_redirect("/old.xml", "/mid.xml", status=301)
+        server.add_redirect("/mid.xml", "/new.xml", status=308)
+        server.add_redirect("/temp.xml", "/new.xml", status=302)
+        await add_sources(runtime, server, moved="/old.xml", temp="/temp.xml")
+        await poll_due(runtime)
+        assert (await source(runtime, "moved")).url == server.url("/new.xml")
+        assert (await source(runtime, "temp")).url == server.url("/temp.xml")
+
+
+async def test_enforcement_reports_group_into_one_event(runtime: Runtime) -> None:
+    runtime.clock = Clock()
+    published = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    async with FeedServer() as server:
+        server.add_feed("/a.xml", rss([FeedItem(
+            "ICO fines Clearview AI £7.5 million over facial recognition database",
+            "The UK Information Commissioner's Office fined Clearview AI Inc £7,552,800 and issued an "
+            "enforcement notice ordering it to delete images of UK residents.", guid="a1", published=published),
+            FeedItem("ICO publishes annual report", "The regulator's annual report is out.", guid="a2")]))
+        server.add_feed("/b.xml", rss([FeedItem(
+            "UK watchdog fines facial recognition firm Clearview AI £7.5m",
+            "Britain's data protection regulator, the ICO, said Clearview AI must stop scraping and delete "
+            "the faces of people in the UK.", guid="b1", published=published + timedelta(hours=5))]))
+        await add_sources(runtime, server, a="/a.xml", b="/b.xml")
+        await poll_due(runtime)
+    assert await count(runtime, Item) == 3
+    assert await count(runtime, Item, Item.is_enforcement.is_(True)) == 2
+    async with runtime.sessions() as s:
+        events = list(await s.scalars(select(Event)))
+    assert len(events) == 1
+    event = events[0]
+    assert (event.regulator, event.jurisdiction, event.action_type, event.currency) == ("ICO", "GB", "fine", "GBP")
+    assert event.target == "Clearview AI" and event.item_count == 2
