@@ -1,0 +1,309 @@
+"""Feed bytes → entries (pure: no I/O, no clock unless ``now`` is left out).
+
+feedparser reads the bytes we fetched (never a URL: the body is wrapped in a stream). Before it
+does, the document's DOCTYPE is checked: if it declares any entity other than a plain character
+reference (``<!ENTITY nbsp "&#160;">``), it is removed, so no external entity is ever resolved
+(XXE) and nothing expands (billion laughs). feedparser's HTML sanitiser and relative-URI rewriting are
+off: titles and summaries are reduced to plain text here, and links are resolved here.
+
+Dedup keys: the entry's guid (with a trailing update timestamp removed, as GOV.UK appends one),
+else its link, else a hash of its text. When a feed reuses guids for different entries within one
+document, this feed falls back to links, and when links repeat too, to text hashes; the mode used
+is returned so the caller can store it and pass it next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import feedparser.datetimes as _fp_dates
+from feedparser.encodings import convert_to_utf8
+
+from frwatch.errors import PermanentError
+from frwatch.ingest.html import collapse_whitespace, html_to_text, truncate
+from frwatch.timeutil import utcnow
+
+DEDUP_MODES = ("guid", "link", "content")
+TITLE_LIMIT = 500
+SUMMARY_LIMIT = 5000
+KEY_LIMIT = 255  # longer guids/links are replaced by their hash (the column holds 300)
+EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=1)
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# "…/merger-inquiry#2026-07-31T11:00:46Z" or "…#1690000000": the fragment changes on every update.
+_TIMESTAMP_FRAGMENT = re.compile(
+    r"#(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?|\d{10}(?:\d{3})?)$"
+)
+_PROLOG_SKIP = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
+_DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[^\"'<>\[\]]+|[<>\[\]]", re.S)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'|[A-Z]+)?", re.I)
+_CHAR_REF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
+
+
+class NotAFeed(PermanentError):
+    """The body is not a usable RSS/Atom document (empty, an HTML page, dangerous XML, garbage)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str  # dedup key, unique within the feed: guid, link or "sha256:<content hash>"
+    guid: str | None  # as published
+    link: str | None  # absolute http(s) URL
+    title: str  # plain text
+    summary: str  # plain text, at most SUMMARY_LIMIT characters
+    published: datetime | None  # aware UTC; None when missing or implausible
+    content_hash: str  # sha256 of title + "\n" + summary: changes when the item is edited
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    entries: list[Entry]
+    ttl: timedelta | None  # RSS <ttl>
+    dedup_mode: str  # the mode the keys were made with: store it and pass it next time
+    warning: str | None  # what was wrong with a document that still parsed (feedparser "bozo")
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_mode: str = "guid",
+               now: datetime | None = None) -> ParsedFeed:
+    """Parse fetched feed bytes; raises NotAFeed when there is no feed to read."""
+    if not body.strip():
+        raise NotAFeed("empty body: no feed document")
+    now = now or utcnow()
+    headers = {"content-type": content_type} if content_type else {}
+    encoding_info: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, encoding_info)  # what feedparser would parse, made UTF-8
+    data, doctype_warning = strip_dangerous_doctype(data)
+    parsed = feedparser.parse(
+        io.BytesIO(data),
+        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    if not parsed.get("version") and not parsed.entries:
+        raise NotAFeed(_not_a_feed_reason(body, content_type, parsed))
+
+    entries = [entry for raw in parsed.entries if (entry := _entry(raw, url, now)) is not None]
+    mode, keys = _assign_keys(entries, dedup_mode if dedup_mode in DEDUP_MODES else "guid")
+    unique: dict[str, Entry] = {}
+    for key, entry in zip(keys, entries):  # an entry listed twice is kept once (the first, usually newest)
+        unique.setdefault(key, replace(entry, key=key))
+
+    feed = parsed.feed
+    title = html_to_text(feed.get("title", ""), limit=TITLE_LIMIT) if feed.get("title") else None
+    problem = parsed.get("bozo_exception") or encoding_info.get("bozo_exception")
+    warnings = [text for text in (doctype_warning, _describe(problem) if problem else None) if text]
+    return ParsedFeed(
+        title=title or None,
+        entries=list(unique.values()),
+        ttl=_ttl(feed.get("ttl")),
+        dedup_mode=mode,
+        warning="; ".join(warnings) or None,
+    )
+
+
+def strip_dangerous_doctype(data: bytes) -> tuple[bytes, str | None]:
+    """Remove the DOCTYPE if it declares an entity other than a character reference.
+
+    ``data`` is ASCII-compatible (UTF-8). External entities (SYSTEM/PUBLIC), parameter entities and
+    entities whose value is more than one character reference are what XXE and entity-expansion
+    attacks need; without the DOCTYPE nothing is declared, so a reference such as ``&xxe;`` stays
+    literal text. Returns the data to parse and a warning when something was removed. A DOCTYPE
+    that never ends leaves no document: NotAFeed.
+    """
+    start = _PROLOG_SKIP.match(data).end()  # type: ignore[union-attr]  # matches the empty string
+    if data[start:start + 9].upper() != b"<!DOCTYPE":
+        return data, None
+    subset = bytearray()
+    depth = 0
+    for token in _DOCTYPE_TOKEN.finditer(data, start + 9):
+        text = token.group()
+        if text == b">" and depth == 0:
+            end = token.end()
+            break
+        if text == b"[":
+            depth += 1
+        elif text == b"]":
+            depth = max(depth - 1, 0)
+        elif depth:
+            subset += text
+    else:
+        raise NotAFeed("malformed XML: the DOCTYPE declaration never ends")
+    for declaration in _ENTITY_DECL.finditer(bytes(subset)):
+        parameter, name, value = declaration.groups()
+        label = name.decode("ascii", "replace")
+        if parameter:
+            problem = f"parameter entity %{label}"
+        elif value is None or value[:1] not in (b'"', b"'"):
+            problem = f"external entity {label} (XXE)"
+        elif not _CHAR_REF.fullmatch(value[1:-1]):
+            problem = f"entity {label} whose value is not one character reference"
+        else:
+            continue
+        return data[:start] + data[end:], f"removed the DOCTYPE: it declares {problem}"
+    return data, None
+
+
+def _not_a_feed_reason(body: bytes, content_type: str | None, parsed: Any) -> str:
+    head = body[:4096].lower()
+    if b"<html" in head or b"<!doctype html" in head or (content_type or "").lower().startswith("text/html"):
+        return f"an HTML page, not an RSS/Atom feed (content-type {content_type or 'not given'})"
+    problem = parsed.get("bozo_exception")
+    return "not an RSS/Atom feed" + (f": {_describe(problem)}" if problem else "")
+
+
+def _describe(problem: Exception) -> str:
+    return str(problem) or type(problem).__name__
+
+
+def _entry(raw: Any, base: str, now: datetime) -> Entry | None:
+    summary = _text(raw.get("summary_detail")) or _text(next(iter(raw.get("content") or ()), None))
+    summary = truncate(summary, SUMMARY_LIMIT)
+    title = truncate(_text(raw.get("title_detail")), TITLE_LIMIT) or truncate(summary, 120)
+    link = _absolute_http(raw.get("link"), base)
+    guid = collapse_whitespace(raw.get("id") or "") or None
+    if not (title or link or guid):
+        return None
+    return Entry(
+        key="",  # assigned once the dedup mode of the whole document is known
+        guid=guid,
+        link=link,
+        title=title,
+        summary=summary,
+        published=_published(raw, now),
+        content_hash=hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest(),
+    )
+
+
+def _text(detail: Any) -> str:
+    """Plain text of a feedparser text construct (HTML types are stripped, plain text kept)."""
+    if not detail or not detail.get("value"):
+        return ""
+    if (detail.get("type") or "").lower() in _HTML_TYPES:
+        return html_to_text(detail["value"], limit=SUMMARY_LIMIT * 2)
+    return collapse_whitespace(detail["value"])
+
+
+def _absolute_http(link: str | None, base: str) -> str | None:
+    if not link or not link.strip():
+        return None
+    try:
+        absolute = urljoin(base, link.strip())
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return None
+    return absolute if scheme in ("http", "https") else None
+
+
+def _published(raw: Any, now: datetime) -> datetime | None:
+    """The first plausible of published/updated/created, in UTC."""
+    for field in ("published", "updated", "created"):
+        when = parse_date(raw.get(field), now=now)
+        if when is not None:
+            return when
+    return None
+
+
+def parse_date(text: str | None, *, now: datetime) -> datetime | None:
+    """A feed date as aware UTC, or None when missing, unreadable, before 1995 or after now + 1 day.
+
+    feedparser's own chain ends with a lenient ISO 8601 reader that turns garbage such as
+    "2013-xx-27" or "2003-12-31T25:14:55Z" into a wrong date; a wrong date is worse than none
+    (the caller falls back to first-seen), so that reader is left out. The cost: the two-digit-year
+    truncated forms of ISO 8601:1988 ("031231", "-0312") read as None.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    for handler in _DATE_HANDLERS:
+        try:
+            value = handler(text)
+        except (KeyError, IndexError, OverflowError, ValueError):  # some handlers raise on near-misses
+            value = None
+        if value is not None:
+            break
+    else:
+        return None
+    try:
+        when = datetime(*value[:6], tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+    if when < EARLIEST or when > now + FUTURE_SLACK:
+        return None
+    return when
+
+
+def _rfc822(text: str) -> time.struct_time | None:
+    return _fp_dates.rfc822._parse_date_rfc822(_COMMA_WITHOUT_SPACE.sub(", ", text))
+
+
+_COMMA_WITHOUT_SPACE = re.compile(r",(?=\S)")  # "Fri,24 Nov 2023 …"
+_DATE_HANDLERS: tuple[Callable[[str], time.struct_time | None], ...] = (
+    _fp_dates.w3dtf._parse_date_w3dtf,  # strict: rejects 25:00, 2013-xx-27, trailing junk
+    _rfc822,
+    _fp_dates.asctime._parse_date_asctime,
+    _fp_dates.perforce._parse_date_perforce,
+    _fp_dates.hungarian._parse_date_hungarian,
+    _fp_dates.greek._parse_date_greek,
+    _fp_dates.korean._parse_date_nate,
+    _fp_dates.korean._parse_date_onblog,
+)
+
+
+def normalise_guid(guid: str) -> str:
+    """Drop a trailing update-timestamp fragment, so an edited entry keeps its identity."""
+    return _TIMESTAMP_FRAGMENT.sub("", guid)
+
+
+def _assign_keys(entries: list[Entry], mode: str) -> tuple[str, list[str]]:
+    """Keys in ``mode``, or in the next safer mode when ``mode`` cannot tell this document's entries apart."""
+    for candidate in DEDUP_MODES[DEDUP_MODES.index(mode):]:
+        if candidate == "content" or not _ambiguous(entries, candidate):
+            return candidate, [_key(entry, candidate) for entry in entries]
+    raise AssertionError("unreachable: content mode is always accepted")
+
+
+def _ambiguous(entries: list[Entry], mode: str) -> bool:
+    """True when one published guid (or link) stands for entries that differ.
+
+    Raw guids are compared, not normalised ones: two updates of one GOV.UK page differ only in the
+    timestamp fragment and are meant to collapse into one item.
+    """
+    seen: dict[str, tuple[str | None, str]] = {}
+    for entry in entries:
+        identity = entry.guid if mode == "guid" else entry.link
+        if identity and seen.setdefault(identity, (entry.link, entry.content_hash)) != (entry.link, entry.content_hash):
+            return True
+    return False
+
+
+def _key(entry: Entry, mode: str) -> str:
+    if mode == "guid" and entry.guid:
+        key = normalise_guid(entry.guid)
+    elif mode in ("guid", "link") and entry.link:
+        key = entry.link
+    else:
+        return f"sha256:{entry.content_hash}"
+    return key if len(key) <= KEY_LIMIT else f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _ttl(value: Any) -> timedelta | None:
+    """RSS <ttl> in minutes; None unless a whole number between 1 minute and 7 days."""
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return timedelta(minutes=minutes) if 1 <= minutes <= 7 * 24 * 60 else None
