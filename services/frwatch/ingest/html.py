@@ -7,6 +7,7 @@ is ever fetched or executed; ``html.parser`` never raises on malformed markup.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 # Elements whose text is not content.
@@ -19,6 +20,8 @@ _BREAK = frozenset({
 })
 # Markup beyond this many characters is not looked at (the text is capped far below it anyway).
 _MAX_INPUT = 200_000
+# A tag cut off by truncation ("… <a href=\"/x"): html.parser would emit it as text.
+_UNFINISHED_TAG = re.compile(r"<[A-Za-z/!?][^<>]*\Z")
 
 
 class _TextExtractor(HTMLParser):
@@ -71,7 +74,7 @@ def html_to_text(markup: str, *, limit: int | None = None) -> str:
         text = collapse_whitespace(markup)
     else:
         parser = _TextExtractor()
-        parser.feed(markup[:_MAX_INPUT])
+        parser.feed(_UNFINISHED_TAG.sub("", markup[:_MAX_INPUT]))
         parser.close()
         text = collapse_whitespace("".join(parser.parts))
     return truncate(text, limit) if limit is not None else text
