@@ -1,0 +1,191 @@
+"""The deliverer: claims due outbox rows, sends them concurrently, records every attempt.
+
+One ``Deliverer`` per process owns the webhook ``ClientSession`` (its connector checks every
+address with the URL guard). ``deliver_due`` keeps claiming while slots free up, so a fast
+endpoint is served at full speed while a hanging one holds only its own slots (see
+``store.outbox.claim_due``). Each attempt is recorded in its own transaction: the attempt log,
+the message's next state (delivered, retry later, failed) and the endpoint's health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from frwatch.models import Outbox, Subscription
+from frwatch.notify import breaker
+from frwatch.notify.backoff import retry_delay
+from frwatch.notify.deliver import AttemptResult, Message, send
+from frwatch.notify.matching import PING
+from frwatch.notify.payload import ping_body
+from frwatch.notify.signing import active_secrets
+from frwatch.store import outbox as outbox_store
+from frwatch.store import subscriptions as subscription_store
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from frwatch.runtime import Runtime
+
+log = logging.getLogger("frwatch.notify")
+
+
+class Deliverer:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._http: aiohttp.ClientSession | None = None
+        self._in_flight: dict[asyncio.Task[AttemptResult | None], str] = {}
+        self._closing = False
+
+    async def start(self) -> None:
+        """Open the webhook HTTP session (idempotent)."""
+        if self._http is None:
+            connector = self.rt.guard.make_connector(limit=self.rt.settings.webhook_concurrency, limit_per_host=0)
+            self._http = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                               trust_env=False)
+        self._closing = False
+
+    async def deliver_due(self, *, limit: int = 100) -> int:
+        """Claim, send and record until nothing is due or ``limit`` attempts were started, then
+        wait for them. Returns the number of attempts made. One bad row is logged, never raised."""
+        await self.start()
+        settings = self.rt.settings
+        poll = settings.tick_interval.total_seconds()
+        pending: set[asyncio.Task[AttemptResult | None]] = set()
+        started = 0
+        while True:
+            room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
+            claims = await self._claim(room) if room > 0 and not self._closing else []
+            pending.update(self._spawn(row, subscription) for row, subscription in claims)
+            started += len(claims)
+            if not pending:
+                return started
+            _, pending = await asyncio.wait(pending, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain(self) -> int:
+        """Deliver until nothing is deliverable now (``frwatch run --once``); returns attempts made."""
+        total = 0
+        while made := await self.deliver_due():
+            total += made
+        return total
+
+    async def ping(self, subscription: Subscription) -> tuple[str, AttemptResult]:
+        """Send ``subscription.ping`` now (enabled or not), record it; returns its message id and outcome."""
+        await self.start()
+        now = self.rt.clock()
+        async with self.rt.sessions() as session, session.begin():
+            row = outbox_store.add(session, subscription_id=subscription.id, event_id=None, event_type=PING,
+                                   payload=ping_body(subscription.id, now), now=now, lease_owner=self.rt.worker,
+                                   lease_until=now + self.rt.settings.lease_duration)
+        return row.id, await self._attempt(row, subscription)
+
+    async def release_leases(self) -> None:
+        """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry."""
+        self._closing = True
+        tasks = list(self._in_flight)
+        outbox_ids = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if outbox_ids:
+            async with self.rt.sessions() as session, session.begin():
+                await outbox_store.release(session, outbox_ids, self.rt.worker)
+            log.info("webhook leases released", extra={"count": len(outbox_ids), "worker": self.rt.worker})
+
+    async def close(self) -> None:
+        """Release what is still in flight and close the HTTP session."""
+        await self.release_leases()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def _claim(self, limit: int) -> list[tuple[Outbox, Subscription]]:
+        settings = self.rt.settings
+        try:
+            async with self.rt.sessions() as session, session.begin():
+                return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
+                                                    lease=settings.lease_duration, limit=limit,
+                                                    per_endpoint=settings.webhook_per_endpoint)
+        except Exception:  # the database may be back next tick; attempts in flight still finish
+            log.exception("webhook claim failed", extra={"worker": self.rt.worker})
+            return []
+
+    def _spawn(self, row: Outbox, subscription: Subscription) -> asyncio.Task[AttemptResult | None]:
+        task = asyncio.create_task(self._guarded(row, subscription))
+        self._in_flight[task] = row.id
+        task.add_done_callback(lambda done: self._in_flight.pop(done, None))
+        return task
+
+    async def _guarded(self, row: Outbox, subscription: Subscription) -> AttemptResult | None:
+        try:
+            return await self._attempt(row, subscription)
+        except Exception:  # the row keeps its lease and is retried when it expires
+            log.exception("webhook attempt crashed", extra={"outbox_id": row.id, "attempt": row.attempts + 1})
+            return None
+
+    async def _attempt(self, row: Outbox, subscription: Subscription) -> AttemptResult:
+        assert self._http is not None, "start() first"
+        settings = self.rt.settings
+        now = self.rt.clock()
+        message = Message(id=row.id, url=subscription.url, body=row.payload,
+                          secrets=active_secrets(subscription.secret, subscription.previous_secret,
+                                                 subscription.previous_secret_expires_at, now))
+        result = await send(self._http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
+                            user_agent=settings.user_agent)
+        await self._record(row, result, attempted_at=now)
+        fields = {"outbox_id": row.id, "subscription_id": row.subscription_id, "attempt": row.attempts + 1,
+                  "status_code": result.status_code, "latency_ms": result.latency_ms}
+        if result.ok:
+            log.info("webhook delivered", extra=fields)
+        else:
+            log.warning("webhook attempt failed", extra={**fields, "error": result.error})
+        return result
+
+    async def _record(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> None:
+        now = self.rt.clock()
+        async with self.rt.sessions() as session, session.begin():
+            outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
+                                     attempted_at=attempted_at, status_code=result.status_code,
+                                     latency_ms=result.latency_ms, error=result.error,
+                                     response_excerpt=result.excerpt)
+            leased = await outbox_store.lock_leased(session, row.id, self.rt.worker)
+            if leased is None:
+                log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
+            else:
+                retry_in = None if result.ok or row.event_type == PING else retry_delay(
+                    leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
+                outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
+            await self._record_health(session, row.subscription_id, result, now)
+
+    async def _record_health(self, session: AsyncSession, subscription_id: str, result: AttemptResult,
+                             now: datetime) -> None:
+        if result.ok:
+            await subscription_store.record_success(session, subscription_id)
+            return
+        state = await subscription_store.record_failure(session, subscription_id, now)
+        if state is None:
+            return
+        failures, failing_since = state
+        verdict = breaker.after_failure(failures, failing_since, now, status_code=result.status_code,
+                                        disable_after=self.rt.settings.webhook_disable_after)
+        if verdict.disable_reason:
+            await subscription_store.disable(session, subscription_id, verdict.disable_reason, now)
+            log.warning("subscription disabled", extra={"subscription_id": subscription_id,
+                                                        "reason": verdict.disable_reason})
+        elif verdict.circuit_open_until:
+            await subscription_store.set_circuit(session, subscription_id, verdict.circuit_open_until)
+            log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
+                                                 "until": verdict.circuit_open_until.isoformat()})
+
+
+async def deliver_due(rt: Runtime, *, limit: int = 100) -> int:
+    """One-shot delivery with a temporary deliverer; a long-running process keeps one ``Deliverer``."""
+    deliverer = Deliverer(rt)
+    try:
+        return await deliverer.deliver_due(limit=limit)
+    finally:
+        await deliverer.close()

@@ -1,0 +1,102 @@
+"""SQL for webhook subscriptions and their endpoint health. Never commits.
+
+Reads are scoped by owner: ``owner=None`` means the admin (sees every subscription); an
+integrator's key id sees only its own, so another's id looks like a missing one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frwatch.ids import new_id
+from frwatch.models import Subscription, UTCDateTime
+
+_HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
+
+
+def _scoped(owner: str | None, *, admin: bool) -> Select[Subscription]:
+    query = select(Subscription)
+    return query if admin else query.where(Subscription.owner_id == owner)
+
+
+async def create(session: AsyncSession, *, owner_id: str | None, secret: str, now: datetime,
+                 **fields: Any) -> Subscription:
+    subscription = Subscription(id=new_id("sub"), owner_id=owner_id, secret=secret, created_at=now,
+                                updated_at=now, **_HEALTHY, **fields)
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def get(session: AsyncSession, subscription_id: str, *, owner: str | None, admin: bool,
+              for_update: bool = False) -> Subscription | None:
+    query = _scoped(owner, admin=admin).where(Subscription.id == subscription_id)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def page(session: AsyncSession, *, owner: str | None, admin: bool, after: str | None,
+               limit: int) -> list[Subscription]:
+    """Oldest first (ids sort by creation); ``after`` is the last id of the previous page."""
+    query = _scoped(owner, admin=admin).order_by(Subscription.id).limit(limit)
+    if after:
+        query = query.where(Subscription.id > after)
+    return list(await session.scalars(query))
+
+
+async def list_enabled(session: AsyncSession) -> list[Subscription]:
+    return list(await session.scalars(select(Subscription).where(Subscription.enabled.is_(True))
+                                      .order_by(Subscription.id)))
+
+
+def update_fields(subscription: Subscription, now: datetime, **fields: Any) -> None:
+    """Apply a PATCH. Enabling a subscription clears its failure history so delivery resumes."""
+    if fields.get("enabled") and not subscription.enabled:
+        subscription.disabled_reason = None
+        for name, value in _HEALTHY.items():
+            setattr(subscription, name, value)
+    for name, value in fields.items():
+        setattr(subscription, name, value)
+    subscription.updated_at = now
+
+
+def rotate_secret(subscription: Subscription, new_secret: str, *, overlap_until: datetime, now: datetime) -> None:
+    subscription.previous_secret = subscription.secret
+    subscription.previous_secret_expires_at = overlap_until
+    subscription.secret = new_secret
+    subscription.updated_at = now
+
+
+async def delete(session: AsyncSession, subscription: Subscription) -> None:
+    await session.delete(subscription)
+    await session.flush()
+
+
+async def record_success(session: AsyncSession, subscription_id: str) -> None:
+    await session.execute(update(Subscription).where(Subscription.id == subscription_id).values(**_HEALTHY))
+
+
+async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> tuple[int, datetime] | None:
+    """Count a failure atomically (replicas share the row); returns (consecutive failures,
+    failing since) after it, or None when the subscription is gone."""
+    since = func.coalesce(Subscription.failing_since, literal(now, UTCDateTime()))
+    row = (await session.execute(
+        update(Subscription).where(Subscription.id == subscription_id)
+        .values(consecutive_failures=Subscription.consecutive_failures + 1, failing_since=since)
+        .returning(Subscription.consecutive_failures, Subscription.failing_since))).first()
+    return None if row is None else (row[0], row[1] or now)
+
+
+async def set_circuit(session: AsyncSession, subscription_id: str, open_until: datetime) -> None:
+    await session.execute(update(Subscription).where(Subscription.id == subscription_id)
+                          .values(circuit_open_until=open_until))
+
+
+async def disable(session: AsyncSession, subscription_id: str, reason: str, now: datetime) -> None:
+    await session.execute(update(Subscription).where(Subscription.id == subscription_id)
+                          .values(enabled=False, disabled_reason=reason, updated_at=now))

@@ -1,0 +1,264 @@
+"""Outbox → signed POST → attempt log, against real receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from frwatch.models import DeliveryAttempt, Event, Outbox, Subscription
+from frwatch.notify.enqueue import EventChange, enqueue_event_changes
+from frwatch.notify.matching import DETECTED, UPDATED
+from frwatch.notify.worker import Deliverer, deliver_due
+from frwatch.runtime import Runtime, open_runtime
+from tests.conftest import make_settings
+from tests.webhooks import FakeClock, WebhookReceiver, add_subscription, ensure_source, seed_event
+
+
+async def rows(rt: Runtime, model: type, **where: object) -> list:
+    async with rt.sessions() as session:
+        query = select(model).filter_by(**where)
+        return list(await session.scalars(query))
+
+
+async def test_event_is_delivered_signed_with_the_documented_body(runtime: Runtime) -> None:
+    async with WebhookReceiver() as receiver:
+        sub_id, secret = await add_subscription(runtime, receiver.url())
+        event_id, written = await seed_event(runtime, items=2)
+        assert written == 1
+        assert await deliver_due(runtime) == 1
+        [body] = receiver.verify(secret)
+    [message] = await rows(runtime, Outbox)
+    assert receiver.received[0].id == message.id
+    assert message.status == "delivered" and message.attempts == 1
+    assert body["type"] == DETECTED and body["timestamp"].endswith("Z")
+    event = body["data"]["event"]
+    assert event["id"] == event_id
+    assert set(event) >= {"id", "title", "summary", "regulator", "jurisdiction", "target", "action_type", "amount",
+                          "currency", "score", "reasons", "first_seen"}
+    facts = (event["regulator"], event["jurisdiction"], event["amount"], event["currency"])
+    assert facts == ("ICO", "GB", 7552800.0, "GBP")
+    assert len(body["data"]["items"]) == 2
+    assert set(body["data"]["items"][0]) >= {"id", "title", "link", "source", "language", "published"}
+    assert body["data"]["items"][0]["source"] == "Test Regulator feed"
+    [attempt] = await rows(runtime, DeliveryAttempt)
+    assert attempt.status_code == 200 and attempt.response_excerpt == "ok" and attempt.error is None
+    assert attempt.outbox_id == message.id and attempt.latency_ms >= 0
+
+
+async def test_only_matching_subscriptions_get_a_message(runtime: Runtime) -> None:
+    url = "http://127.0.0.1:9/never-called"
+    wanted = [
+        await add_subscription(runtime, url),
+        await add_subscription(runtime, url, filters={"jurisdictions": ["GB"], "min_score": 0.9}),
+        await add_subscription(runtime, url, filters={"regulators": ["ico"], "targets": ["clearview"],
+                                                      "languages": ["en", "fr"], "action_types": ["fine"]}),
+        await add_subscription(runtime, url, event_types=[DETECTED]),
+    ]
+    unwanted = [
+        await add_subscription(runtime, url, filters={"jurisdictions": ["FR"]}),
+        await add_subscription(runtime, url, filters={"min_score": 0.95}),
+        await add_subscription(runtime, url, filters={"languages": ["de"]}),
+        await add_subscription(runtime, url, event_types=[UPDATED]),
+        await add_subscription(runtime, url, enabled=False),
+    ]
+    _, written = await seed_event(runtime)
+    assert written == len(wanted)
+    owed = {row.subscription_id for row in await rows(runtime, Outbox)}
+    assert owed == {sub_id for sub_id, _ in wanted}
+    assert not owed & {sub_id for sub_id, _ in unwanted}
+
+
+async def test_us_filter_matches_state_jurisdictions(runtime: Runtime) -> None:
+    await add_subscription(runtime, "http://127.0.0.1:9/x", filters={"jurisdictions": ["US"]})
+    assert (await seed_event(runtime, jurisdiction="US-IL"))[1] == 1
+    assert (await seed_event(runtime, jurisdiction="GB"))[1] == 0
+
+
+async def test_changes_of_one_event_coalesce_and_detected_wins(runtime: Runtime) -> None:
+    await add_subscription(runtime, "http://127.0.0.1:9/x")
+    event_id, _ = await seed_event(runtime)
+    async with runtime.sessions() as session, session.begin():
+        event = await session.get(Event, event_id)
+        assert event is not None
+        changes = [EventChange(event, UPDATED, [1]), EventChange(event, DETECTED, [2]),
+                   EventChange(event, UPDATED, [3])]
+        assert await enqueue_event_changes(session, changes, runtime.clock()) == 1
+    types = sorted(row.event_type for row in await rows(runtime, Outbox))
+    assert types == [DETECTED, DETECTED]  # one from seeding, one for the three coalesced changes
+
+
+async def test_outbox_rows_share_the_callers_transaction(runtime: Runtime) -> None:
+    await add_subscription(runtime, "http://127.0.0.1:9/x")
+    now = runtime.clock()
+    async with runtime.sessions() as session:
+        async with session.begin():
+            source = await ensure_source(session, now)
+            event = Event(id="evt_rollback", title="t", summary="s", score=0.9, reasons=[], occurred_at=now,
+                          first_seen_at=now, updated_at=now, item_count=0)
+            session.add(event)
+            await session.flush()
+            assert await enqueue_event_changes(session, [EventChange(event, DETECTED, [])], now) == 1
+            await session.rollback()
+    assert source is not None
+    assert await rows(runtime, Outbox) == [] and await rows(runtime, Event) == []
+
+
+async def test_failures_follow_the_schedule_then_the_message_fails(runtime: Runtime) -> None:
+    clock = runtime.clock = FakeClock()
+    schedule = runtime.settings.webhook_retry_schedule
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/hook", 500, body=b"boom")
+        await add_subscription(runtime, receiver.url())
+        await seed_event(runtime)
+        for step in schedule:
+            assert await deliver_due(runtime) == 1
+            [message] = await rows(runtime, Outbox)
+            delay = message.next_attempt_at - clock()
+            assert message.status == "pending" and step * 0.8 <= delay <= step * 1.2
+            assert await deliver_due(runtime) == 0  # not due yet
+            clock.now = message.next_attempt_at
+        assert await deliver_due(runtime) == 1
+        assert len(receiver.received) == len(schedule) + 1
+        assert len({r.id for r in receiver.received}) == 1  # webhook-id stable across retries
+    [message] = await rows(runtime, Outbox)
+    assert message.status == "failed" and message.attempts == len(schedule) + 1
+    attempts = await rows(runtime, DeliveryAttempt)
+    assert len(attempts) == len(schedule) + 1
+    assert {(a.status_code, a.error, a.response_excerpt) for a in attempts} == {(500, "HTTP 500", "boom")}
+    assert await deliver_due(runtime) == 0
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_is_honoured(runtime: Runtime, status: int) -> None:
+    clock = runtime.clock = FakeClock()
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/hook", status, headers={"Retry-After": "600"})
+        await add_subscription(runtime, receiver.url())
+        await seed_event(runtime)
+        await deliver_due(runtime)
+    [message] = await rows(runtime, Outbox)
+    assert message.next_attempt_at - clock() == timedelta(seconds=600)
+
+
+async def test_410_disables_the_subscription_and_re_enabling_resumes(runtime: Runtime) -> None:
+    from frwatch.store import subscriptions as subscription_store
+
+    async with WebhookReceiver() as receiver:
+        receiver.respond_seq("/hook", [410, 200])
+        sub_id, secret = await add_subscription(runtime, receiver.url())
+        await seed_event(runtime)
+        await deliver_due(runtime)
+        [subscription] = await rows(runtime, Subscription)
+        assert not subscription.enabled and "410" in (subscription.disabled_reason or "")
+        assert (await seed_event(runtime))[1] == 0  # a disabled subscription is owed nothing new
+        runtime.clock = FakeClock(runtime.clock() + timedelta(hours=1))
+        assert await deliver_due(runtime) == 0  # its pending message waits
+        async with runtime.sessions() as session, session.begin():
+            subscription = await subscription_store.get(session, sub_id, owner=None, admin=True)
+            assert subscription is not None
+            subscription_store.update_fields(subscription, runtime.clock(), enabled=True)
+        assert await deliver_due(runtime) == 1
+    [message] = await rows(runtime, Outbox)
+    assert message.status == "delivered" and message.attempts == 2
+    [subscription] = await rows(runtime, Subscription)
+    assert subscription.enabled and subscription.disabled_reason is None
+
+
+async def test_endpoint_failing_for_days_is_disabled(runtime: Runtime) -> None:
+    from sqlalchemy import update
+
+    runtime.clock = FakeClock()
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/hook", 502)
+        sub_id, _ = await add_subscription(runtime, receiver.url())
+        await seed_event(runtime)
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(update(Subscription).values(
+                failing_since=runtime.clock() - runtime.settings.webhook_disable_after))
+        await deliver_due(runtime)
+    [subscription] = await rows(runtime, Subscription)
+    assert not subscription.enabled and "failing" in (subscription.disabled_reason or "")
+
+
+async def test_redirects_are_not_followed_and_answers_are_capped(runtime: Runtime) -> None:
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/moved", 302, headers={"Location": receiver.url("/elsewhere")})
+        receiver.respond("/big", 500, body=b"y" * 100_000)
+        await add_subscription(runtime, receiver.url("/moved"))
+        await add_subscription(runtime, receiver.url("/big"))
+        await seed_event(runtime)
+        assert await deliver_due(runtime) == 2
+        assert receiver.on("/elsewhere") == []
+    attempts = {a.status_code: a for a in await rows(runtime, DeliveryAttempt)}
+    assert attempts[302].error == "HTTP 302"
+    assert len(attempts[500].response_excerpt or "") == 2048
+
+
+async def test_a_hanging_endpoint_times_out(db_url: str) -> None:
+    settings = make_settings(db_url, webhook_timeout=timedelta(seconds=0.5))
+    async with open_runtime(settings) as rt, WebhookReceiver() as receiver:
+        receiver.hang("/hook")
+        await add_subscription(rt, receiver.url())
+        await seed_event(rt)
+        assert await deliver_due(rt) == 1
+    [attempt] = await rows(rt, DeliveryAttempt)
+    assert attempt.status_code is None and attempt.error == "timed out"
+
+
+async def test_url_guard_is_applied_at_connect(db_url: str) -> None:
+    """A name resolving to loopback is refused when loopback is not allowed: nothing is sent."""
+    async with open_runtime(make_settings(db_url, allow_private_networks=())) as rt, WebhookReceiver() as receiver:
+        await add_subscription(rt, receiver.url(host="localhost"))
+        await add_subscription(rt, receiver.url(host="127.0.0.1"))
+        await seed_event(rt)
+        assert await deliver_due(rt) == 2
+        assert receiver.received == []
+    errors = [a.error or "" for a in await rows(rt, DeliveryAttempt)]
+    assert len(errors) == 2 and all("refused" in error for error in errors)
+
+
+async def test_circuit_opens_after_repeated_failures_then_probes_once(runtime: Runtime) -> None:
+    from frwatch.notify.breaker import THRESHOLD
+
+    clock = runtime.clock = FakeClock()
+    slots = runtime.settings.webhook_per_endpoint
+    total = THRESHOLD + slots + 3
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/hook", 500)
+        await add_subscription(runtime, receiver.url())
+        for _ in range(total):
+            await seed_event(runtime)
+        await deliver_due(runtime)
+        [subscription] = await rows(runtime, Subscription)
+        assert subscription.circuit_open_until is not None and subscription.circuit_open_until > clock()
+        # at most the attempts already in flight when it tripped get through; the rest wait
+        assert THRESHOLD <= len(receiver.received) <= THRESHOLD + slots - 1
+        assert await deliver_due(runtime) == 0
+        hits = len(receiver.received)
+        clock.now = subscription.circuit_open_until + timedelta(seconds=1)
+        receiver.hang("/hook")
+        deliverer = Deliverer(runtime)
+        try:
+            sending = asyncio.create_task(deliverer.deliver_due())
+            await receiver.wait_for(hits + 1)
+            await asyncio.sleep(0.3)
+            assert len(receiver.received) == hits + 1  # half-open: a single probe
+            receiver.release.set()  # the probe succeeds: the circuit closes and everything due goes
+            assert await sending == total
+        finally:
+            await deliverer.close()
+    assert {row.status for row in await rows(runtime, Outbox)} == {"delivered"}
+
+
+async def test_many_reports_are_summarised_not_dropped(runtime: Runtime) -> None:
+    async with WebhookReceiver() as receiver:
+        _, secret = await add_subscription(runtime, receiver.url())
+        await seed_event(runtime, items=1500, title_length=300)
+        await deliver_due(runtime)
+        [body] = receiver.verify(secret)
+    assert len(receiver.received[0].body.encode()) <= 256 * 1024
+    data = body["data"]
+    assert data["items_omitted"] > 0 and len(data["items"]) + data["items_omitted"] == 1500
