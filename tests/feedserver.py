@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import brotli
 from aiohttp import web
@@ -43,7 +44,8 @@ def compress(body: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.compress(body)
     if encoding == "br":
-        return brotli.compress(body)
+        packed: bytes = brotli.compress(body)
+        return packed
     raise ValueError(f"unknown encoding {encoding!r}")
 
 
@@ -93,7 +95,7 @@ class FeedServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._server = TestServer(app, host="127.0.0.1")
 
-    async def __aenter__(self) -> "FeedServer":
+    async def __aenter__(self) -> Self:
         await self._server.start_server()
         return self
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
 from frwatch.ingest.fetch import (
     BodyTooLarge,
-    FetchError,
     Fetcher,
+    FetchError,
     FetchLimits,
     SourceGone,
     make_session,
@@ -29,6 +28,7 @@ from frwatch.ingest.fetch import (
 )
 from frwatch.settings import Settings
 from frwatch.urlguard import UrlGuard
+
 from tests.feedserver import FeedServer, StubResolver
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"

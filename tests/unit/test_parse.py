@@ -8,11 +8,10 @@ import html
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from frwatch.errors import PermanentError
 from frwatch.ingest.html import html_to_text, truncate
 from frwatch.ingest.parse import (
@@ -28,7 +27,7 @@ from frwatch.ingest.parse import (
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 REAL = FEEDS / "real"
 CORPUS = FEEDS / "feedparser-corpus"
-NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
 
 REAL_COUNTS = {
@@ -78,7 +77,7 @@ def test_real_samples_parse_cleanly(name: str) -> None:
     for entry in feed.entries:
         assert entry.title and entry.key and len(entry.key) <= 300
         assert entry.link is None or entry.link.startswith(("https://", "http://"))
-        assert entry.published is not None and entry.published.tzinfo == timezone.utc
+        assert entry.published is not None and entry.published.tzinfo == UTC
         assert len(entry.summary) <= SUMMARY_LIMIT
         for text in (entry.title, entry.summary):
             assert not TAG.search(text), text[:200]
@@ -96,7 +95,7 @@ def test_ftc_sample() -> None:
     assert first.key == first.guid == "334513"
     assert first.link == ("https://www.ftc.gov/news-events/news/press-releases/2026/07/"
                           "ftc-secures-major-settlement-caremark-resolving-antitrust-case-against-second-drug-middleman")
-    assert first.published == datetime(2026, 7, 14, 12, 0, tzinfo=timezone.utc)  # 08:00 -0400
+    assert first.published == datetime(2026, 7, 14, 12, 0, tzinfo=UTC)  # 08:00 -0400
     assert first.summary.startswith("The Federal Trade Commission secured a settlement agreement")
     repair = [entry.title for entry in entries if "Right to Repair" in entry.title]
     assert repair and all(not title.endswith(" ") for title in repair)  # the published title has a trailing space
@@ -111,7 +110,7 @@ def test_govuk_ids_drop_the_update_timestamp() -> None:
     ]
     assert entries[1].guid == ("https://www.gov.uk/cma-cases/healthcare-ireland-slash-hutchinson-homes-merger-inquiry"
                                "#2026-07-31T11:00:46Z")
-    assert entries[0].published == datetime(2026, 7, 31, 12, 0, 15, tzinfo=timezone.utc)  # from <updated>
+    assert entries[0].published == datetime(2026, 7, 31, 12, 0, 15, tzinfo=UTC)  # from <updated>
 
 
 def test_govuk_update_keeps_the_key_and_changes_the_content_hash() -> None:
@@ -155,13 +154,13 @@ def test_opc_relative_links_and_two_digit_years() -> None:
     assert entries[0].link == ("https://www.priv.gc.ca/en/opc-actions-and-decisions/investigations/"
                                "investigations-into-businesses/2026/2026-westjet-cl/")
     assert all(entry.link and entry.link.startswith("https://www.priv.gc.ca/en/") for entry in entries)
-    assert entries[0].published == datetime(2026, 7, 14, 4, 0, tzinfo=timezone.utc)  # "Tue, 14 Jul 26 00:00:00 -0400"
+    assert entries[0].published == datetime(2026, 7, 14, 4, 0, tzinfo=UTC)  # "Tue, 14 Jul 26 00:00:00 -0400"
     assert "<abbr" not in entries[0].summary and "OPC" in entries[0].summary
 
 
 def test_oipc_pst_dates() -> None:
     entries = real("oipcbc-rulings.xml")
-    assert entries[0].published == datetime(2026, 10, 1, 20, 0, tzinfo=timezone.utc)  # 12:00 PST
+    assert entries[0].published == datetime(2026, 10, 1, 20, 0, tzinfo=UTC)  # 12:00 PST
 
 
 def test_ttl_and_eu_plain_text() -> None:
@@ -185,7 +184,7 @@ def test_google_news_escaped_html_descriptions_become_text() -> None:
 
 def test_future_dates_depend_on_now() -> None:
     body = (REAL / "oipcbc-rulings.xml").read_bytes()
-    early = parse_feed(body, url="https://x.org/", now=datetime(2026, 9, 29, tzinfo=timezone.utc)).entries
+    early = parse_feed(body, url="https://x.org/", now=datetime(2026, 9, 29, tzinfo=UTC)).entries
     assert [entry.published is None for entry in early] == [True, False, False]  # Oct 1 is beyond now + 1 day
 
 
@@ -274,8 +273,8 @@ def test_summary_is_capped_and_missing_title_falls_back_to_summary() -> None:
 
 
 def test_atom_content_is_used_when_there_is_no_summary() -> None:
-    body = ("<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title><entry><id>i</id>"
-            "<title>T</title><content type='html'>&lt;p&gt;The body&lt;/p&gt;</content></entry></feed>").encode()
+    body = (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title><entry><id>i</id>"
+            b"<title>T</title><content type='html'>&lt;p&gt;The body&lt;/p&gt;</content></entry></feed>")
     assert parse_feed(body, url="https://x.org/", now=NOW).entries[0].summary == "The body"
 
 
@@ -300,8 +299,8 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
 
 
 def test_xml_base_is_honoured() -> None:
-    body = ("<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom' xml:base='https://base.example/dir/'>"
-            "<title>F</title><entry><id>i</id><title>T</title><link href='page'/></entry></feed>").encode()
+    body = (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom' xml:base='https://base.example/dir/'>"
+            b"<title>F</title><entry><id>i</id><title>T</title><link href='page'/></entry></feed>")
     assert parse_feed(body, url="https://other.example/feed", now=NOW).entries[0].link == "https://base.example/dir/page"
 
 
@@ -317,19 +316,19 @@ def test_date_vectors(case: dict) -> None:  # type: ignore[type-arg]
     expected = case["expected"]
     want = None
     if expected and expected[0] >= 1995 and case["input"] not in TRUNCATED_ISO:
-        want = datetime(*expected[:6], tzinfo=timezone.utc)
+        want = datetime(*expected[:6], tzinfo=UTC)
     assert parse_date(case["input"], now=NOW) == want
     feed = parse_feed(rss(item(guid="g", pub=case["input"])), url="https://x.org/", now=NOW)
     assert feed.entries[0].published == want
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("Mon, 30 Nov 2026 23:00:00 GMT", datetime(2026, 11, 30, 23, tzinfo=timezone.utc)),
-    ("Tue, 01 Dec 2026 20:00:00 GMT", datetime(2026, 12, 1, 20, tzinfo=timezone.utc)),  # within a day ahead
+    ("Mon, 30 Nov 2026 23:00:00 GMT", datetime(2026, 11, 30, 23, tzinfo=UTC)),
+    ("Tue, 01 Dec 2026 20:00:00 GMT", datetime(2026, 12, 1, 20, tzinfo=UTC)),  # within a day ahead
     ("Thu, 03 Dec 2026 00:00:00 GMT", None),  # far future
     ("Sat, 31 Dec 1994 23:59:59 GMT", None),  # before feeds existed
-    ("Sun, 01 Jan 1995 00:00:00 GMT", datetime(1995, 1, 1, tzinfo=timezone.utc)),
-    ("Mon, 01 Jan 01 00:00:00 -0400", datetime(2001, 1, 1, 4, tzinfo=timezone.utc)),  # OPC's bogus lastBuildDate
+    ("Sun, 01 Jan 1995 00:00:00 GMT", datetime(1995, 1, 1, tzinfo=UTC)),
+    ("Mon, 01 Jan 01 00:00:00 -0400", datetime(2001, 1, 1, 4, tzinfo=UTC)),  # OPC's bogus lastBuildDate
     ("yesterday", None),
     ("", None),
     (None, None),
@@ -339,11 +338,11 @@ def test_date_plausibility(text: str | None, expected: datetime | None) -> None:
 
 
 def test_missing_or_bad_published_falls_back_to_updated() -> None:
-    body = ("<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title><entry><id>i</id>"
-            "<title>T</title><published>2999-01-01T00:00:00Z</published><updated>2026-05-01T10:00:00+02:00</updated>"
-            "</entry><entry><id>j</id><title>U</title></entry></feed>").encode()
+    body = (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title><entry><id>i</id>"
+            b"<title>T</title><published>2999-01-01T00:00:00Z</published><updated>2026-05-01T10:00:00+02:00</updated>"
+            b"</entry><entry><id>j</id><title>U</title></entry></feed>")
     entries = parse_feed(body, url="https://x.org/", now=NOW).entries
-    assert entries[0].published == datetime(2026, 5, 1, 8, tzinfo=timezone.utc)
+    assert entries[0].published == datetime(2026, 5, 1, 8, tzinfo=UTC)
     assert entries[1].published is None
 
 
@@ -486,7 +485,7 @@ def test_corpus_never_crashes(path: Path) -> None:
         return
     for entry in feed.entries:
         assert entry.key and isinstance(entry.title, str) and isinstance(entry.summary, str)
-        assert entry.published is None or entry.published.tzinfo == timezone.utc
+        assert entry.published is None or entry.published.tzinfo == UTC
 
 
 def test_corpus_mostly_parses() -> None:

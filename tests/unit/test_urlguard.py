@@ -6,10 +6,10 @@ import ipaddress
 
 import aiohttp
 import pytest
-
 from frwatch.errors import UrlRefused
-from frwatch.ingest.fetch import FetchLimits, Fetcher
+from frwatch.ingest.fetch import Fetcher, FetchLimits
 from frwatch.urlguard import UrlGuard, parse_ip_host
+
 from tests.feedserver import FeedServer, StubResolver
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
@@ -162,9 +162,11 @@ async def test_connector_connects_only_to_allowed_resolutions() -> None:
     guard = UrlGuard(LOOPBACK, resolver=stub)
     async with FeedServer() as server:
         server.add_feed("/feed.xml", b"<rss/>")
-        async with aiohttp.ClientSession(connector=guard.make_connector()) as session:
-            async with session.get(server.url("/feed.xml", host="feeds.example")) as resp:
-                assert await resp.read() == b"<rss/>"
+        async with (
+            aiohttp.ClientSession(connector=guard.make_connector()) as session,
+            session.get(server.url("/feed.xml", host="feeds.example")) as resp,
+        ):
+            assert await resp.read() == b"<rss/>"
 
 
 def limits() -> FetchLimits:

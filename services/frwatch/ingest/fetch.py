@@ -56,7 +56,7 @@ class FetchLimits:
     global_limit: int = 32
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "FetchLimits":
+    def from_settings(cls, settings: Any) -> FetchLimits:
         return cls(
             connect_timeout=settings.connect_timeout.total_seconds(),
             total_timeout=settings.fetch_timeout.total_seconds(),
@@ -177,22 +177,24 @@ class Fetcher:
         all_permanent = True
         current = url
         for _hop in range(self._limits.max_redirects + 1):
-            async with self._host_slot(urlsplit(current).hostname or ""):
-                async with self._session.get(current, headers=headers, allow_redirects=False, timeout=timeout) as resp:
-                    if resp.status in REDIRECT_STATUSES:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
-                                             status=resp.status)
-                        all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
-                        target = urljoin(current, location.strip())
-                        self._guard.check_url(target)
-                        if target in seen:
-                            raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
-                        seen.add(target)
-                        current = target
-                        continue
-                    return await self._result(resp, current, url, all_permanent, etag, last_modified)
+            async with (
+                self._host_slot(urlsplit(current).hostname or ""),
+                self._session.get(current, headers=headers, allow_redirects=False, timeout=timeout) as resp,
+            ):
+                if resp.status in REDIRECT_STATUSES:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
+                                         status=resp.status)
+                    all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
+                    target = urljoin(current, location.strip())
+                    self._guard.check_url(target)
+                    if target in seen:
+                        raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
+                    seen.add(target)
+                    current = target
+                    continue
+                return await self._result(resp, current, url, all_permanent, etag, last_modified)
         raise FetchError(f"more than {self._limits.max_redirects} redirects fetching {url}")
 
     async def _result(self, resp: aiohttp.ClientResponse, final: str, start: str, all_permanent: bool,

@@ -18,9 +18,10 @@ import hashlib
 import io
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -35,7 +36,7 @@ DEDUP_MODES = ("guid", "link", "content")
 TITLE_LIMIT = 500
 SUMMARY_LIMIT = 5000
 KEY_LIMIT = 255  # longer guids/links are replaced by their hash (the column holds 300)
-EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -43,9 +44,9 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _TIMESTAMP_FRAGMENT = re.compile(
     r"#(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?|\d{10}(?:\d{3})?)$"
 )
-_PROLOG_SKIP = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
-_DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[^\"'<>\[\]]+|[<>\[\]]", re.S)
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'|[A-Z]+)?", re.I)
+_PROLOG_SKIP = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+_DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[^\"'<>\[\]]+|[<>\[\]]", re.DOTALL)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'|[A-Z]+)?", re.IGNORECASE)
 _CHAR_REF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
 
 
@@ -85,7 +86,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     now = now or utcnow()
     headers = {"content-type": content_type} if content_type else {}
     encoding_info: dict[str, Any] = {}
-    data = convert_to_utf8(headers, body, encoding_info)  # what feedparser would parse, made UTF-8
+    # feedparser's own charset detection (BOM, HTTP charset, XML declaration), done first so the
+    # DOCTYPE check sees exactly the text feedparser will parse, whatever the original encoding.
+    data = convert_to_utf8(headers, body, encoding_info)
     data, doctype_warning = strip_dangerous_doctype(data)
     parsed = feedparser.parse(
         io.BytesIO(data),
@@ -238,7 +241,7 @@ def parse_date(text: str | None, *, now: datetime) -> datetime | None:
     else:
         return None
     try:
-        when = datetime(*value[:6], tzinfo=timezone.utc)
+        when = datetime(*value[:6], tzinfo=UTC)
     except (TypeError, ValueError):
         return None
     if when < EARLIEST or when > now + FUTURE_SLACK:
@@ -246,11 +249,15 @@ def parse_date(text: str | None, *, now: datetime) -> datetime | None:
     return when
 
 
-def _rfc822(text: str) -> time.struct_time | None:
-    return _fp_dates.rfc822._parse_date_rfc822(_COMMA_WITHOUT_SPACE.sub(", ", text))
-
-
 _COMMA_WITHOUT_SPACE = re.compile(r",(?=\S)")  # "Fri,24 Nov 2023 …"
+
+
+def _rfc822(text: str) -> time.struct_time | None:
+    value: time.struct_time | None = _fp_dates.rfc822._parse_date_rfc822(_COMMA_WITHOUT_SPACE.sub(", ", text))
+    return value
+
+
+# feedparser's per-format readers (underscore names, unchanged through 6.x), its lenient ISO 8601 one left out.
 _DATE_HANDLERS: tuple[Callable[[str], time.struct_time | None], ...] = (
     _fp_dates.w3dtf._parse_date_w3dtf,  # strict: rejects 25:00, 2013-xx-27, trailing junk
     _rfc822,
