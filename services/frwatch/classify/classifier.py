@@ -1,0 +1,263 @@
+"""Decide whether a feed item reports a facial-recognition enforcement action, and extract it.
+
+The decision is a transparent additive score over cues from the item's language lexicon:
+face evidence, an action cue (title weighs more than summary), an actor (named regulator,
+court, attorney general, or a settlement), minus hedging/process/legislation cues. Hard caps
+keep items with no face evidence, no action or no actor below the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from frwatch.classify.extract import (
+    Segment,
+    TargetFinder,
+    choose_amount,
+    court_name,
+    find_target,
+    generic_regulator,
+    place_codes,
+    state_party,
+)
+from frwatch.classify.lexicon import ACTION_RULES, Lexicon, detect_language, load_lexicons
+from frwatch.classify.money import MoneyParser, Rates
+from frwatch.classify.regulators import Gazetteer, Regulator
+from frwatch.classify.text import display, fold
+
+THRESHOLD = 0.5
+_RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
+_MONETARY = {"fine", "settlement", "penalty_payment"}
+
+
+@dataclass(frozen=True)
+class ItemText:
+    id: str
+    title: str
+    summary: str
+    link: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+    source_name: str | None = None
+    source_jurisdiction: str | None = None
+    source_regulator: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    is_enforcement: bool
+    score: float
+    action_type: str | None = None
+    regulator: str | None = None
+    jurisdiction: str | None = None
+    target: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    amount_eur: float | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Action:
+    rule: str
+    action_type: str
+    strong: bool
+    segment: int
+    term: str
+
+
+class Classifier:
+    def __init__(self, lexicons: dict[str, Lexicon], gazetteer: Gazetteer, money: MoneyParser,
+                 rates: Rates) -> None:
+        self._lexicons = lexicons
+        self._targets = {lang: TargetFinder(lex) for lang, lex in lexicons.items()}
+        self._gazetteer = gazetteer
+        self._money = money
+        self._rates = rates
+
+    @classmethod
+    def load(cls, rules_dir: Path | None = None) -> Classifier:
+        """Rules from ``rules_dir`` (default: the repo's config/rules) and, next to it,
+        regulators.yaml and rates.yaml."""
+        rules_dir = rules_dir or Path(__file__).resolve().parents[3] / "config" / "rules"
+        lexicons = load_lexicons(rules_dir)
+        rates, symbols = Rates.load(rules_dir.parent / "rates.yaml")
+        scales: dict[str, float] = {}
+        words: dict[str, str] = {}
+        per_period: list[str] = []
+        for lex in lexicons.values():
+            scales.update(lex.money.scales)
+            words.update(lex.money.currencies)
+            per_period.extend(lex.money.per_period)
+        money = MoneyParser(symbols, scales, words, per_period)
+        return cls(lexicons, Gazetteer.load(rules_dir.parent / "regulators.yaml"), money, rates)
+
+    def _segment(self, name: str, text: str) -> Segment:
+        raw = display(text)
+        folded = fold(raw)
+        g = self._gazetteer
+        return Segment(name, raw, folded, tuple(g.regulators_in(raw, folded)),
+                       tuple(g.places_in(raw, folded)), tuple(g.entities_in(raw, folded)))
+
+    def classify(self, item: ItemText) -> Verdict:
+        segments = (self._segment("title", item.title), self._segment("summary", item.summary or ""))
+        lang = item.language if item.language in self._lexicons else detect_language(
+            segments[0].folded + " " + segments[1].folded, self._lexicons)
+        lex = self._lexicons[lang]
+        reasons: list[str] = [f"language:{lang}"]
+
+        def cue(key: str) -> list[tuple[int, str]]:
+            pattern = lex.cues[key]
+            if pattern is None:
+                return []
+            return [(i, m.group(0)) for i, s in enumerate(segments) for m in [pattern.search(s.folded)] if m]
+
+        face, face_weak, other_bio = cue("face"), cue("face_weak"), cue("other_biometric")
+        vendors = [h.text for s in segments for h in s.entities if h.refs[0].face_vendor]
+        score = 0.05
+        if face:
+            score += 0.35
+            reasons.append(f"face:'{face[0][1]}'")
+        elif (face_weak and not other_bio) or vendors:
+            score += 0.2
+            reasons.append(f"face(weak):'{face_weak[0][1] if face_weak else vendors[0]}'")
+        else:
+            reasons.append("no face evidence" + (f" (other biometric:'{other_bio[0][1]}')" if other_bio else ""))
+        has_face = len(reasons) > 1 and not reasons[-1].startswith("no face")
+
+        action = self._action(lex, segments)
+        if action:
+            score += (0.3 if action.segment == 0 else 0.2) if action.strong else 0.15
+            reasons.append(f"action:{action.action_type}:'{action.term}'({segments[action.segment].name})")
+        else:
+            reasons.append("no action cue")
+
+        places = place_codes(segments, lex.cues["company_words"])
+        court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
+        named = any(s.regulators for s in segments)
+        actor = named or bool(court or authority or ag) or (action is not None and action.rule == "settlement")
+        if actor:
+            score += 0.15 + (0.1 if named else 0.0)
+            named_hits = [h.text for s in segments for h in s.regulators]
+            reasons.append("actor:'" + (named_hits[0] if named_hits else
+                                        (court or authority or ag or [(0, "settlement")])[0][1]) + "'")
+
+        for kind, pattern in lex.negatives.items():
+            if pattern is None:
+                continue
+            for i, seg in enumerate(segments):
+                m = pattern.search(seg.folded)
+                if m:
+                    score -= 0.6 if i == 0 else 0.2
+                    reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
+        if not has_face:
+            score = min(score, 0.3)
+        if action is None:
+            score = min(score, 0.35)
+        if not actor:
+            score = min(score, 0.4)
+        score = round(max(0.0, min(1.0, score)), 3)
+        if score < THRESHOLD:
+            return Verdict(False, score, reasons=reasons)
+
+        action_type = action.action_type if action else None
+        if action_type and action_type not in _MONETARY and (
+                (court and any(i == action.segment for i, _ in court)) or (court and not named)):
+            action_type = "judgment"
+        regulator = self._regulator(lex, segments, places, action, item, action_type)
+        reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
+        jurisdiction = self._jurisdiction(regulator, places, item)
+        excluded = {fold(h.text) for s in segments for h in (*s.regulators, *s.places)}
+        if reg_name:
+            excluded.add(fold(reg_name))
+        target = find_target(self._targets[lang], segments, excluded)
+        money = choose_amount([self._money.find_all(s.raw) for s in segments])
+        amount = money.amount if money else None
+        currency = money.currency if money else None
+        if money and currency is None and jurisdiction:
+            currency = self._local_currency(jurisdiction)
+        amount_eur = self._rates.to_eur(amount, currency,
+                                        item.published.date() if item.published else None)
+        return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
+                       amount_eur, reasons)
+
+    @staticmethod
+    def _action(lex: Lexicon, segments: tuple[Segment, ...]) -> _Action | None:
+        weak: _Action | None = None
+        for i, seg in enumerate(segments):
+            for rule, pattern in lex.actions:
+                m = pattern.search(seg.folded)
+                if not m:
+                    continue
+                action_type, strong = _RULES[rule]
+                found = _Action(rule, action_type, strong, i, m.group(0))
+                if strong:
+                    return found
+                weak = weak or found
+        return weak
+
+    def _regulator(self, lex: Lexicon, segments: tuple[Segment, ...], places: list[str],
+                   action: _Action | None, item: ItemText,
+                   action_type: str | None = None) -> Regulator | str | None:
+        """Who acted: named body, generic reference + place, state AG, court, or the feed's own."""
+        g = self._gazetteer
+        authority = lex.cues["authority"]
+        title, summary = segments
+        if title.regulators:
+            return g.resolve(title.regulators[0], places)
+        if reg := generic_regulator(title, authority, g):
+            return reg
+        ag = lex.cues["attorney_general"]
+        states = [c for c in places if c.startswith("US-")]
+        if states and ((ag and any(ag.search(s.folded) for s in segments))):
+            return g.attorney_general(states[0])
+        if state := state_party(segments, lex):
+            return g.attorney_general(state)
+        if summary.regulators:
+            return g.resolve(summary.regulators[0], places)
+        if reg := generic_regulator(summary, authority, g):
+            return reg
+        if action_type == "judgment":
+            return court_name(title, lex) or court_name(summary, lex)
+        if item.source_regulator:
+            return item.source_regulator
+        if item.source_name:
+            source = self._segment("source", item.source_name)
+            if source.regulators:
+                return g.resolve(source.regulators[0], places)
+            if ag and ag.search(source.folded) and source.places:
+                return g.attorney_general(source.places[0].refs[0])
+        if action is not None and action.rule == "settlement":
+            return None
+        if authority and any(authority.search(s.folded) for s in segments) and places:
+            return g.national(places[0])
+        return None
+
+    def _jurisdiction(self, regulator: Regulator | str | None, places: list[str],
+                      item: ItemText) -> str | None:
+        if isinstance(regulator, Regulator):
+            return regulator.jurisdiction
+        if item.source_jurisdiction:
+            return item.source_jurisdiction
+        states = [c for c in places if c.startswith("US-")]
+        if states:
+            return states[0]
+        return self._gazetteer.jurisdiction_of(places[0]) if places else None
+
+    def _local_currency(self, jurisdiction: str) -> str | None:
+        """The currency of an amount written without one ("5 milioni di sanzione")."""
+        country = jurisdiction.split("-")[0]
+        return _LOCAL_CURRENCY.get(country)
+
+
+_LOCAL_CURRENCY = {**dict.fromkeys(["FR", "IT", "DE", "NL", "ES", "GR", "PT", "IE", "AT", "BE",
+                                    "FI", "LU", "EU"], "EUR"),
+                   "GB": "GBP", "SE": "SEK", "US": "USD", "AU": "AUD", "CA": "CAD", "BR": "BRL",
+                   "KR": "KRW", "CN": "CNY", "JP": "JPY", "CH": "CHF", "DK": "DKK", "NO": "NOK",
+                   "PL": "PLN", "NZ": "NZD"}

@@ -1,0 +1,176 @@
+"""Field extraction: who acted (regulator, jurisdiction), against whom (target), and how much."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from frwatch.classify.lexicon import Lexicon
+from frwatch.classify.money import Money
+from frwatch.classify.regulators import Gazetteer, Hit, Regulator
+from frwatch.classify.text import fold, uppercase_class
+
+_UP = uppercase_class()
+_TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
+_GAP = r"(?:\s+\S+){0,4}?\s+"
+_ABBREVIATION = re.compile(rf"^(?:{_UP}\.)+$|^{_UP}{{2,3}}$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Title or summary: display text for names, folded text for lexicon matching."""
+
+    name: str
+    raw: str
+    folded: str
+    regulators: tuple[Hit, ...]
+    places: tuple[Hit, ...]
+    entities: tuple[Hit, ...]
+
+
+class TargetFinder:
+    """Language-specific patterns around a capitalised organisation name ({ORG})."""
+
+    def __init__(self, lex: Lexicon) -> None:
+        conn = "|".join(re.escape(c) for c in lex.org_connectors) or "of"
+        nouns = "|".join(re.escape(n) for n in lex.org_nouns)
+        noun_tail = rf"(?:\s(?i:{nouns})(?!\w))?" if nouns else ""
+        org = rf"(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|(?:{conn})\s(?={_UP}|\d){_TOKEN})){{0,5}}{noun_tail})"
+        self._patterns = tuple(self._compile(p, org) for p in lex.target_patterns)
+        self._initial = re.compile(rf"^{org}")
+        self._lex = lex
+
+    @staticmethod
+    def _compile(pattern: str, org: str) -> re.Pattern[str]:
+        before, _, after = pattern.partition("{ORG}")
+        keyword = lambda part: f"(?i:{part.replace(' ... ', _GAP)})" if part else ""  # noqa: E731
+        lead = "" if before.startswith("^") or not before else r"(?<!\w)"
+        return re.compile(lead + keyword(before) + org + keyword(after))
+
+    def clean(self, name: str, gazetteer_words: set[str]) -> str | None:
+        """Trim a candidate to the organisation's name, or None if it is not one."""
+        name = re.split(r"['’]s\b", name)[0].strip(" .,:;-")
+        tokens = name.split()
+        while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
+                          and len(tokens) > 1):
+            tokens.pop(0)
+        if not tokens:
+            return None
+        cleaned = " ".join(tokens)
+        key = fold(cleaned)
+        if key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary):
+            return None
+        return cleaned
+
+    def in_patterns(self, seg: Segment, excluded: set[str]) -> str | None:
+        found = []
+        for pattern in self._patterns:
+            for m in pattern.finditer(seg.raw):
+                name = self.clean(m.group("org"), excluded)
+                if name:
+                    found.append((m.start("org"), name))
+                    break
+        return min(found)[1] if found else None
+
+    def initial(self, seg: Segment, excluded: set[str]) -> str | None:
+        m = self._initial.match(seg.raw)
+        if not m:
+            return None
+        name = self.clean(m.group("org"), excluded)
+        if name and " " not in name and not re.search(r"\d|\w[A-Z]|['’]s\b", m.group("org")):
+            return None  # a lone sentence-initial capitalised word is usually not a name
+        return name
+
+
+def find_target(finder: TargetFinder, segments: Sequence[Segment], excluded: set[str]) -> str | None:
+    title, summary = segments
+    for candidate in (
+        finder.in_patterns(title, excluded),
+        finder.in_patterns(summary, excluded),
+        _first_entity(title),
+        finder.initial(title, excluded),
+        _first_entity(summary),
+    ):
+        if candidate:
+            return candidate
+    return None
+
+
+def _first_entity(seg: Segment) -> str | None:
+    return seg.entities[0].refs[0].name if seg.entities else None
+
+
+def place_codes(segments: Sequence[Segment], company_words: re.Pattern[str] | None) -> list[str]:
+    """Place codes ranked by how likely they are where the action happened.
+
+    A place used as a company's nationality ("the US company") counts little.
+    """
+    weights: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for rank, seg in enumerate(segments):
+        for hit in seg.places:
+            after = seg.folded[hit.end: hit.end + 40]
+            nationality = company_words is not None and company_words.match(after.lstrip(" ,")) is not None
+            weight = (0.2 if nationality else 1.0) * (1.5 if rank == 0 else 1.0)
+            for code in hit.refs:
+                weights[code] += weight
+                first.setdefault(code, rank * 10_000 + hit.start)
+    return sorted(weights, key=lambda c: (-weights[c], first[c]))
+
+
+def generic_regulator(seg: Segment, authority: re.Pattern[str] | None,
+                      gazetteer: Gazetteer) -> Regulator | None:
+    """'Greek regulator', "Sweden's data protection authority", 'autorité … italienne'."""
+    if authority is None:
+        return None
+    for m in authority.finditer(seg.folded):
+        for hit in seg.places:
+            gap = m.start() - hit.end if hit.end <= m.start() else hit.start - m.end()
+            if 0 <= gap <= (25 if hit.end <= m.start() else 15):
+                for code in hit.refs:
+                    reg = gazetteer.national(code)
+                    if reg is not None:
+                        return reg
+    return None
+
+
+def court_name(seg: Segment, lex: Lexicon) -> str | None:
+    if not lex.court_heads:
+        return None
+    heads = "|".join(re.escape(h) for h in lex.court_heads)
+    conn = "|".join(re.escape(c) for c in lex.org_connectors) or "of"
+    m = re.search(rf"(?:{_TOKEN}\s){{0,4}}(?:{heads})(?:\s(?:{conn})\s{_TOKEN}(?:\s{_TOKEN}){{0,3}})?",
+                  seg.raw)
+    if not m or " " not in m.group(0):
+        return None
+    return m.group(0).strip(" .,")
+
+
+def state_party(segments: Sequence[Segment], lex: Lexicon) -> str | None:
+    """A US state named as a party ("to pay Texas", "Texas reaches …") → its code."""
+    for seg in segments:
+        for hit in seg.places:
+            states = [c for c in hit.refs if c.startswith("US-")]
+            if not states:
+                continue
+            before = seg.folded[max(0, hit.start - 12): hit.start].split()
+            after = seg.folded[hit.end: hit.end + 14].split()
+            if (before and before[-1] in lex.state_party_before) or (
+                    after and after[0] in lex.state_party_after):
+                return states[0]
+    return None
+
+
+def choose_amount(per_segment: Sequence[list[Money]]) -> Money | None:
+    """The first stated total: title before summary, skipping rates and conversions."""
+    for amounts in per_segment:
+        for money in amounts:
+            if not money.per_period and not money.parenthetical and money.currency:
+                return money
+    for amounts in per_segment:
+        for money in amounts:
+            if not money.per_period and not money.parenthetical:
+                return money
+    return None

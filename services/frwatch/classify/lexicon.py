@@ -1,0 +1,145 @@
+"""Load the per-language lexicons in ``config/rules/*.yaml`` and compile them once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from frwatch.classify.text import compile_terms, fold
+
+#: Action rules in priority order: (rule key in the YAML, action_type reported, strong cue).
+#: When several fire in one segment the first listed wins, so "fined … and ordered to delete"
+#: is a fine, while a finding ("unlawful") only counts when nothing more specific is said.
+ACTION_RULES: tuple[tuple[str, str, bool], ...] = (
+    ("penalty_payment", "penalty_payment", True),
+    ("fine", "fine", True),
+    ("ban", "ban", True),
+    ("settlement", "settlement", True),
+    ("enforcement_notice", "enforcement_notice", True),
+    ("deletion_order", "deletion_order", True),
+    ("stop_order", "enforcement_notice", True),
+    ("reprimand", "reprimand", True),
+    ("warning", "warning", True),
+    ("judgment", "judgment", True),
+    ("determination", "determination", True),
+    ("finding_weak", "determination", False),
+)
+CUE_KEYS = ("face", "face_weak", "other_biometric", "authority", "court", "attorney_general",
+            "company_words")
+NEGATIVE_KEYS = ("hedge", "process", "legislation", "no_action", "favour", "opinion")
+
+
+class LexiconError(ValueError):
+    """A rules file is malformed; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class MoneyWords:
+    scales: Mapping[str, float]
+    currencies: Mapping[str, str]
+    per_period: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    language: str
+    stopwords: frozenset[str]
+    cues: Mapping[str, re.Pattern[str] | None]
+    actions: tuple[tuple[str, re.Pattern[str]], ...]
+    negatives: Mapping[str, re.Pattern[str] | None]
+    court_heads: tuple[str, ...]
+    target_patterns: tuple[str, ...]
+    org_connectors: tuple[str, ...]
+    org_nouns: tuple[str, ...]
+    state_party_before: tuple[str, ...]
+    state_party_after: tuple[str, ...]
+    money: MoneyWords
+    vocabulary: frozenset[str] = field(default_factory=frozenset)
+
+
+def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise LexiconError(f"{path.name}: {key!r} must be a list of strings")
+    return [str(v) for v in value]
+
+
+def _words_of(terms: list[str]) -> set[str]:
+    return {w for t in terms if not t.startswith("re:") for w in re.findall(r"\w+", fold(t))}
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict) or "language" not in data:
+        raise LexiconError(f"{path.name}: missing 'language'")
+    vocabulary: set[str] = set()
+    cues: dict[str, re.Pattern[str] | None] = {}
+    for key in CUE_KEYS:
+        terms = _strings(data, key, path)
+        vocabulary |= _words_of(terms)
+        cues[key] = compile_terms(terms)
+    raw_actions = data.get("actions") or {}
+    unknown = set(raw_actions) - {rule for rule, _, _ in ACTION_RULES}
+    if unknown:
+        raise LexiconError(f"{path.name}: unknown action rules {sorted(unknown)}")
+    actions = []
+    for rule, _, _ in ACTION_RULES:
+        terms = _strings(raw_actions, rule, path)
+        vocabulary |= _words_of(terms)
+        pattern = compile_terms(terms)
+        if pattern is not None:
+            actions.append((rule, pattern))
+    raw_neg = data.get("negative") or {}
+    negatives = {key: compile_terms(_strings(raw_neg, key, path)) for key in NEGATIVE_KEYS}
+    money = data.get("money") or {}
+    try:
+        words = MoneyWords(
+            scales={fold(str(k)): float(v) for k, v in (money.get("scales") or {}).items()},
+            currencies={fold(str(k)): str(v) for k, v in (money.get("currencies") or {}).items()},
+            per_period=tuple(_strings(money, "per_period", path)),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise LexiconError(f"{path.name}: money: {exc}") from exc
+    stopwords = {fold(w) for w in _strings(data, "stopwords", path)}
+    return Lexicon(
+        language=str(data["language"]),
+        stopwords=frozenset(stopwords),
+        cues=cues,
+        actions=tuple(actions),
+        negatives=negatives,
+        court_heads=tuple(_strings(data, "court_heads", path)),
+        target_patterns=tuple(_strings(data, "target_patterns", path)),
+        org_connectors=tuple(_strings(data, "org_connectors", path)),
+        org_nouns=tuple(_strings(data, "org_nouns", path)),
+        state_party_before=tuple(_strings(data, "state_party_before", path)),
+        state_party_after=tuple(_strings(data, "state_party_after", path)),
+        money=words,
+        vocabulary=frozenset(vocabulary | stopwords),
+    )
+
+
+def load_lexicons(rules_dir: Path) -> dict[str, Lexicon]:
+    """Every ``*.yaml`` in ``rules_dir``, keyed by its ``language``."""
+    lexicons = {}
+    for path in sorted(rules_dir.glob("*.yaml")):
+        lex = load_lexicon(path)
+        lexicons[lex.language] = lex
+    if "en" not in lexicons:
+        raise LexiconError(f"{rules_dir}: an English lexicon (en.yaml) is required as fallback")
+    return lexicons
+
+
+def detect_language(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
+    """The language whose stopwords occur most often (English on a tie or no evidence)."""
+    words = re.findall(r"\w+", folded)
+    best, best_count = "en", 0
+    for lang, lex in lexicons.items():
+        count = sum(1 for w in words if w in lex.stopwords)
+        if count > best_count or (count == best_count and lang == "en"):
+            best, best_count = lang, count
+    return best

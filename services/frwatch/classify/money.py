@@ -1,0 +1,133 @@
+"""Find money amounts in text ("£7.5 million", "20 millions d'euros", "30,5 miljoen euro",
+"20 εκατ. ευρώ", "R$ 2 milhões") and convert them to EUR with a dated rates table."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from frwatch.classify.text import compile_terms, fold
+
+_NUMBER = r"(?P<num>\d{1,3}(?:[ .,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: float
+    currency: str | None
+    start: int
+    #: a rate such as "€100,000 per day" rather than a total
+    per_period: bool
+    #: inside parentheses, usually a conversion: "£7.5m ($9.4m)"
+    parenthetical: bool
+
+
+def parse_number(text: str, scaled: bool) -> float:
+    """Parse digits written with any common grouping/decimal convention.
+
+    With a scale word ("2,5 miljoner", "1.375 billion") a lone separator is a decimal point;
+    without one, a separator followed by exactly three digits groups thousands ("50.000 euro").
+    """
+    s = text.replace(" ", "").replace("'", "")
+    dots, commas = s.count("."), s.count(",")
+    if dots and commas:
+        decimal = "." if s.rfind(".") > s.rfind(",") else ","
+        s = s.replace("," if decimal == "." else ".", "").replace(decimal, ".")
+    elif dots + commas == 1:
+        sep = "." if dots else ","
+        head, tail = s.split(sep)
+        s = f"{head}.{tail}" if scaled or len(tail) != 3 else head + tail
+    elif dots + commas > 1:
+        s = s.replace(".", "").replace(",", "")
+    return float(s)
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+class MoneyParser:
+    """Compiled once from the currency symbols (rates.yaml) and every lexicon's money words."""
+
+    def __init__(self, symbols: Mapping[str, str], scales: Mapping[str, float],
+                 words: Mapping[str, str], per_period: Iterable[str]) -> None:
+        self._currency = {fold(k): v for k, v in {**symbols, **words}.items()}
+        self._scales = {fold(k): v for k, v in scales.items()}
+        prefix = _alternation(fold(s) for s in symbols)
+        suffix = _alternation(self._currency)
+        tight = _alternation(k for k in self._scales if len(k) <= 2)
+        loose = _alternation(k for k in self._scales if len(k) > 2)
+        scale = rf"(?:(?P<tight>{tight})|\s?(?P<loose>{loose})\.?)(?!\w)"
+        self._patterns = (
+            re.compile(rf"(?<![\w$])(?P<pre>{prefix})\s?{_NUMBER}(?:{scale})?(?!\d)"),
+            re.compile(rf"(?<![\w.,]){_NUMBER}(?:{scale})?\s?(?:(?:de|di|d'|of)\s?)?"
+                       rf"(?P<post>{suffix})(?!\w)"),
+            re.compile(rf"(?<![\w.,]){_NUMBER}\s(?P<loose>{loose})\.?(?!\w)"),
+        )
+        self._per_period = compile_terms(per_period)
+
+    def _money(self, folded: str, m: re.Match[str]) -> Money:
+        groups = m.groupdict()
+        scale_word = groups.get("tight") or groups.get("loose")
+        amount = parse_number(m.group("num"), scaled=scale_word is not None)
+        if scale_word:
+            amount *= self._scales[scale_word]
+        code = groups.get("pre") or groups.get("post")
+        around = folded[max(0, m.start() - 12): m.end() + 25]
+        before = folded[max(0, m.start() - 12): m.start()]
+        return Money(
+            amount=round(amount, 2),
+            currency=self._currency.get(code) if code else None,
+            start=m.start(),
+            per_period=bool(self._per_period and self._per_period.search(around)),
+            parenthetical="(" in before and ")" not in before,
+        )
+
+    def find_all(self, text: str) -> list[Money]:
+        """Every amount in ``text`` in order; amounts with no currency word have currency None."""
+        folded = fold(text)
+        found = []
+        taken: list[tuple[int, int]] = []
+        for pattern in self._patterns:  # most specific first; later ones only fill the gaps
+            for m in pattern.finditer(folded):
+                if any(m.start() < end and start < m.end() for start, end in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                found.append(self._money(folded, m))
+        found.sort(key=lambda money: money.start)
+        return found
+
+
+class Rates:
+    """Units of each currency per 1 EUR, by validity date (see ``config/rates.yaml``)."""
+
+    def __init__(self, table: Mapping[str, Mapping[date, float]]) -> None:
+        self._dates = {c: sorted(rows) for c, rows in table.items()}
+        self._table = table
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[Rates, dict[str, str]]:
+        """The rates and the symbol → ISO code map from a rates file."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        table = {str(c): {d if isinstance(d, date) else date.fromisoformat(str(d)): float(r)
+                          for d, r in rows.items()} for c, rows in (data.get("rates") or {}).items()}
+        symbols = {str(s): str(code) for code, syms in (data.get("currencies") or {}).items()
+                   for s in syms}
+        return cls(table), symbols
+
+    def to_eur(self, amount: float | None, currency: str | None, on: date | None) -> float | None:
+        if amount is None or currency is None:
+            return None
+        if currency == "EUR":
+            return amount
+        dates = self._dates.get(currency)
+        if not dates:
+            return None
+        i = len(dates) - 1 if on is None else bisect.bisect_right(dates, on) - 1
+        return round(amount / self._table[currency][dates[max(i, 0)]], 2)
