@@ -37,7 +37,7 @@ def event_json(event: Event, sources: Sequence[SourceRef]) -> dict[str, Any]:
 async def list_events(request: web.Request) -> web.Response:
     await authenticate(request)
     refuse_unknown(request.query, EVENT_PARAMS + PAGE_PARAMS)
-    filters, page = parse_filters(request), parse_page(request)
+    filters, page = parse_filters(request.query), parse_page(request.query)
     async with request.app[RUNTIME].sessions() as session:
         listing = await queries.list_events(session, filters, page)
         sources = await queries.event_sources(session, [event.id for event in listing.rows])

@@ -35,7 +35,7 @@ def item_json(item: Item, source_name: str) -> dict[str, Any]:
 async def list_items(request: web.Request) -> web.Response:
     await authenticate(request)
     refuse_unknown(request.query, ITEM_PARAMS + PAGE_PARAMS)
-    filters, page = parse_filters(request, items=True), parse_page(request, int_ids=True)
+    filters, page = parse_filters(request.query, items=True), parse_page(request.query, int_ids=True)
     async with request.app[RUNTIME].sessions() as session:
         listing = await queries.list_items(session, filters, page)
     return page_response(request, [item_json(item, name) for item, name in listing.rows], listing.next)

@@ -154,8 +154,7 @@ ITEM_PARAMS = COMMON + ("source", "enforcement", "event_id")
 PAGE_PARAMS = ("limit", "cursor")
 
 
-def parse_filters(request: web.Request, *, items: bool = False) -> Filters:
-    params = request.query
+def parse_filters(params: Params, *, items: bool = False) -> Filters:
     since = single(params, "since", parse_time)
     until = single(params, "until", parse_time)
     if since and until and since > until:
@@ -184,14 +183,14 @@ def parse_row_id(value: str) -> int:
     return int(value)
 
 
-def parse_page(request: web.Request, *, int_ids: bool = False) -> Page:
+def parse_page(params: Params, *, int_ids: bool = False) -> Page:
     """``limit`` and ``cursor``; a cursor must come from the same listing (item or event ids)."""
-    after = single(request.query, "cursor", decode_cursor)
+    after = single(params, "cursor", decode_cursor)
     if after is not None and isinstance(after.id, int) != int_ids:
         raise bad("cursor", "not a cursor of this listing")
     if after is not None and isinstance(after.id, int) and not 0 <= after.id <= MAX_ROW_ID:
         raise bad("cursor", "not a cursor returned by this API")
-    return Page(limit=single(request.query, "limit", parse_limit) or DEFAULT_LIMIT, after=after)
+    return Page(limit=single(params, "limit", parse_limit) or DEFAULT_LIMIT, after=after)
 
 
 def page_response(request: web.Request, data: list[dict[str, Any]], next_cursor: Cursor | None) -> web.Response:

@@ -159,6 +159,17 @@ async def event_reports(session: AsyncSession, event_id: str) -> list[tuple[Item
     return [(item, name) for item, name in rows]
 
 
+async def first_links(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, str | None]:
+    """The link of each event's earliest report (the Atom entry's and dashboard row's link)."""
+    links: dict[str, str | None] = {}
+    if event_ids:
+        rows = await session.execute(select(Item.event_id, Item.link).where(Item.event_id.in_(event_ids))
+                                     .order_by(Item.published_at, Item.id))
+        for event_id, link in rows:
+            links.setdefault(event_id, link)
+    return links
+
+
 def item_conditions(filters: Filters) -> list[Any]:
     conditions = _verdict_conditions(Item, filters)
     if filters.languages:
