@@ -3,11 +3,15 @@ the aiohttp app on a migrated database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
 from typing import Any
 
 import pytest
 
+from frwatch.api import export
 from tests.conftest import ADMIN_HEADERS
 from tests.integration.read_seed import Seeded, add_event, bearer, integrator_token, seed
 
@@ -251,3 +255,27 @@ async def test_unknown_routes_and_methods_are_problems(api: Any) -> None:
     resp = await api.put("/v1/events", headers=ADMIN_HEADERS)
     await problem(resp, 405)
     assert "GET" in resp.headers["Allow"]
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+async def test_csv_export_of_filtered_events(api: Any, runtime: Any, data: Seeded, reader: dict[str, str]) -> None:
+    await add_event(runtime.sessions, "evt_formula", 7, title="=HYPERLINK(\"http://evil\")", target="Clearview AI")
+    resp = await api.get("/v1/exports/events?target=clearview", headers=reader)
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [row["id"] for row in rows] == ["evt_formula", data.cnil, data.ico]
+    assert rows[0]["title"].startswith("'=")  # no formula when opened in a spreadsheet
+    assert rows[2]["amount"] == "7500000.0" and rows[2]["sources"] == "Biometric Update; ICO news"
+
+
+async def test_json_export_streams_every_page(api: Any, runtime: Any, data: Seeded, monkeypatch: Any) -> None:
+    monkeypatch.setattr(export, "BATCH", 2)
+    resp = await api.get("/v1/exports/events?format=json", headers=ADMIN_HEADERS)
+    body = json.loads(await resp.text())
+    assert [e["id"] for e in body] == [data.ftc, data.cnil, data.ico]
+    empty = await api.get("/v1/exports/events?format=json&regulator=nobody", headers=ADMIN_HEADERS)
+    assert json.loads(await empty.text()) == []
+    await problem(await api.get("/v1/exports/events?format=xls", headers=ADMIN_HEADERS), 400)
+    await problem(await api.get("/v1/exports/events"), 401)
