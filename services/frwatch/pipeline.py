@@ -46,9 +46,16 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
     result = ProcessResult()
     unique = list({entry.key: entry for entry in entries}.values())
     known = await item_store.find_by_keys(session, source.id, [entry.key for entry in unique])
+    # An entry whose key is new but whose text is already stored is the same item under a new key
+    # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
+    same_text = await item_store.find_by_content(
+        session, source.id, [entry.content_hash for entry in unique if entry.key not in known])
     touched: list[tuple[Item, Verdict]] = []
     for entry in unique:
         existing = known.get(entry.key)
+        if existing is None and entry.content_hash in same_text:
+            existing = same_text.pop(entry.content_hash)
+            existing.dedup_key = entry.key
         if existing is not None and existing.content_hash == entry.content_hash:
             result.unchanged += 1
             continue

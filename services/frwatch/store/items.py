@@ -21,6 +21,17 @@ async def find_by_keys(session: AsyncSession, source_id: str, keys: Sequence[str
     return {item.dedup_key: item for item in rows}
 
 
+async def find_by_content(session: AsyncSession, source_id: str, hashes: Sequence[str]) -> dict[str, Item]:
+    if not hashes:
+        return {}
+    rows = await session.scalars(select(Item).where(Item.source_id == source_id, Item.content_hash.in_(hashes))
+                                 .order_by(Item.id))
+    found: dict[str, Item] = {}
+    for item in rows:
+        found.setdefault(item.content_hash, item)
+    return found
+
+
 async def get(session: AsyncSession, item_id: int) -> Item | None:
     return await session.get(Item, item_id)
 

@@ -113,21 +113,23 @@ async def remove(session: AsyncSession, source: Source, *, purge: bool, now: dat
     return "disabled"
 
 
-def _claimable(now: datetime) -> Any:
-    return and_(Source.enabled.is_(True), Source.next_poll_at <= now,
+def _claimable(now: datetime, due_by: datetime) -> Any:
+    return and_(Source.enabled.is_(True), Source.next_poll_at <= due_by,
                 or_(Source.lease_until.is_(None), Source.lease_until < now))
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
-                    limit: int) -> list[Source]:
-    """Lease up to ``limit`` due sources to ``worker``. Commit right after, before fetching."""
-    candidates = (select(Source.id).where(_claimable(now)).order_by(Source.next_poll_at)
+                    limit: int, due_by: datetime | None = None) -> list[Source]:
+    """Lease up to ``limit`` sources due by ``due_by`` (default now) to ``worker``.
+    Commit right after, before fetching."""
+    due_by = due_by or now
+    candidates = (select(Source.id).where(_claimable(now, due_by)).order_by(Source.next_poll_at)
                   .limit(limit).with_for_update(skip_locked=True))
     ids = list(await session.scalars(candidates))
     if not ids:
         return []
     claimed = await session.scalars(
-        update(Source).where(Source.id.in_(ids), _claimable(now))
+        update(Source).where(Source.id.in_(ids), _claimable(now, due_by))
         .values(lease_owner=worker, lease_until=now + lease).returning(Source.id))
     claimed_ids = list(claimed)
     return list(await session.scalars(select(Source).where(Source.id.in_(claimed_ids))
