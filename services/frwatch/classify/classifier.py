@@ -26,7 +26,7 @@ from frwatch.classify.extract import (
 from frwatch.classify.lexicon import ACTION_RULES, Lexicon, detect_language, load_lexicons
 from frwatch.classify.money import MoneyParser, Rates
 from frwatch.classify.regulators import Gazetteer, Regulator
-from frwatch.classify.text import display, fold
+from frwatch.classify.text import display, fold, fold_display
 
 THRESHOLD = 0.5
 _RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
@@ -100,10 +100,9 @@ class Classifier:
 
     def _segment(self, name: str, text: str) -> Segment:
         raw = display(text)
-        folded = fold(raw)
-        g = self._gazetteer
-        return Segment(name, raw, folded, tuple(g.regulators_in(raw, folded)),
-                       tuple(g.places_in(raw, folded)), tuple(g.entities_in(raw, folded)))
+        folded = fold_display(raw)
+        regulators, places, entities = self._gazetteer.scan(raw, folded)
+        return Segment(name, raw, folded, tuple(regulators), tuple(places), tuple(entities))
 
     def classify(self, item: ItemText) -> Verdict:
         segments = (self._segment("title", item.title), self._segment("summary", item.summary or ""))

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from frwatch.classify.text import display, fold, term_regex
+from frwatch.classify.text import display, fold
 
 _ACRONYM = re.compile(r"^[A-ZΑ-Ω.&\-]{2,6}$")
 
@@ -44,53 +44,86 @@ class Hit:
     refs: tuple[Any, ...]
 
 
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text split into words once, shared by all gazetteer lookups."""
+
+    folded: str
+    spans: list[tuple[int, int]]
+    words: list[str]
+    raw_words: list[str]
+
+    @classmethod
+    def of(cls, raw: str, folded: str) -> Words:
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
+        return cls(folded, spans, [folded[a:b] for a, b in spans], _WORD.findall(raw))
+
+
 class _Matcher:
-    """Finds any of many aliases, each mapped to one or more referents."""
+    """Finds any of many aliases (each mapped to one or more referents) by word n-gram lookup,
+    which stays fast with thousands of aliases. Punctuation between words is ignored, so
+    "U.K." and "UK" or "face-scan" and "face scan" are the same key; a trailing ``*`` on an
+    alias allows any ending of its last word."""
 
     def __init__(self, aliases: Iterable[tuple[str, Any]]) -> None:
-        folded: dict[str, list[Any]] = {}
-        exact: dict[str, list[Any]] = {}
+        self._exact: dict[tuple[str, ...], list[tuple[tuple[str, ...] | None, Any]]] = {}
+        self._prefix: list[tuple[tuple[str, ...], str, Any]] = []
         for alias, ref in aliases:
             alias = display(alias)
-            if _ACRONYM.match(alias):
-                exact.setdefault(alias, []).append(ref)
-            else:
-                folded.setdefault(term_regex(alias), []).append(ref)
-        self._folded_refs = list(folded.values())
-        self._exact = exact
-        self._folded = self._compile(list(folded), named=True)
-        self._exact_re = self._compile([re.escape(a) for a in exact], named=False)
+            words = tuple(_WORD.findall(fold(alias)))
+            if not words:
+                continue
+            if alias.endswith("*"):
+                self._prefix.append((words[:-1], words[-1], ref))
+                continue
+            case = tuple(_WORD.findall(alias)) if _ACRONYM.match(alias) else None
+            self._exact.setdefault(words, []).append((case, ref))
+        self._longest = max((len(k) for k in self._exact), default=1)
+        self._starts = frozenset(k[0] for k in self._exact) | {h[0] for h, _, _ in self._prefix if h}
+        self._word_prefixes = tuple(p for h, p, _ in self._prefix if not h)
+
+    def find(self, words: Words) -> list[Hit]:
+        spans, folded = words.spans, words.folded
+        raw_words = words.raw_words if len(words.raw_words) == len(words.words) else None
+        words = words.words  # type: ignore[assignment]
+        hits: list[Hit] = []
+        i = 0
+        while i < len(words):
+            if words[i] not in self._starts and not words[i].startswith(self._word_prefixes):
+                i += 1
+                continue
+            hit = self._at(i, words, raw_words, spans, folded)
+            if hit is None:
+                i += 1
+                continue
+            hits.append(hit[0])
+            i += hit[1]
+        return hits
+
+    def _at(self, i: int, words: list[str], raw_words: list[str] | None,
+            spans: list[tuple[int, int]], folded: str) -> tuple[Hit, int] | None:
+        for n in range(min(self._longest, len(words) - i), 0, -1):
+            entries = self._exact.get(tuple(words[i:i + n]))
+            if not entries:
+                continue
+            refs = tuple(ref for case, ref in entries
+                         if case is None or (raw_words is not None and tuple(raw_words[i:i + n]) == case))
+            if refs:
+                return self._hit(spans, folded, i, n, refs), n
+        for head, prefix, ref in self._prefix:
+            n = len(head) + 1
+            if (tuple(words[i:i + n - 1]) == head and i + n <= len(words)
+                    and words[i + n - 1].startswith(prefix)):
+                return self._hit(spans, folded, i, n, (ref,)), n
+        return None
 
     @staticmethod
-    def _compile(regexes: list[str], named: bool) -> re.Pattern[str] | None:
-        if not regexes:
-            return None
-        if named:
-            body = "|".join(f"(?P<a{i}>{r})" for i, r in enumerate(regexes))
-        else:
-            body = "|".join(sorted(regexes, key=len, reverse=True))
-            body = rf"(?<![\w.])(?:{body})(?![\w])"
-        return re.compile(body)
-
-    def find(self, raw: str, folded: str) -> list[Hit]:
-        hits = []
-        if self._folded is not None:
-            for m in self._folded.finditer(folded):
-                refs = self._folded_refs[int(m.lastgroup[1:])]  # type: ignore[index]
-                hits.append(Hit(m.start(), m.end(), m.group(0), tuple(refs)))
-        if self._exact_re is not None:
-            for m in self._exact_re.finditer(raw):
-                hits.append(Hit(m.start(), m.end(), m.group(0), tuple(self._exact[m.group(0)])))
-        hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
-        return _drop_overlaps(hits)
-
-
-def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
-    kept: list[Hit] = []
-    for hit in hits:
-        if not kept or hit.start >= kept[-1].end:
-            kept.append(hit)
-    return kept
+    def _hit(spans: list[tuple[int, int]], folded: str, i: int, n: int, refs: tuple[Any, ...]) -> Hit:
+        start, end = spans[i][0], spans[i + n - 1][1]
+        return Hit(start, end, folded[start:end], refs)
 
 
 class Gazetteer:
@@ -117,14 +150,10 @@ class Gazetteer:
     def load(cls, path: Path) -> Gazetteer:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
-    def regulators_in(self, raw: str, folded: str) -> list[Hit]:
-        return self._regulators.find(raw, folded)
-
-    def places_in(self, raw: str, folded: str) -> list[Hit]:
-        return self._places.find(raw, folded)
-
-    def entities_in(self, raw: str, folded: str) -> list[Hit]:
-        return self._entities.find(raw, folded)
+    def scan(self, raw: str, folded: str) -> tuple[list[Hit], list[Hit], list[Hit]]:
+        """Regulators, places and known organisations mentioned in a text."""
+        words = Words.of(raw, folded)
+        return self._regulators.find(words), self._places.find(words), self._entities.find(words)
 
     def national(self, code: str) -> Regulator | None:
         """The body a generic reference ("the Greek regulator") means for a place code."""
