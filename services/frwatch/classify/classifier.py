@@ -140,12 +140,15 @@ class Classifier:
         places = place_codes(segments, lex.cues["company_words"])
         court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
         named = any(s.regulators for s in segments)
-        actor = named or bool(court or authority or ag) or (action is not None and action.rule == "settlement")
+        source = self._source_regulator(item)
+        actor = (named or source is not None or bool(court or authority or ag)
+                 or (action is not None and action.rule in ("settlement", "judgment")))
         if actor:
             score += 0.15 + (0.1 if named else 0.0)
             named_hits = [h.text for s in segments for h in s.regulators]
-            reasons.append("actor:'" + (named_hits[0] if named_hits else
-                                        (court or authority or ag or [(0, "settlement")])[0][1]) + "'")
+            cue_terms = [t for _, t in (*court, *authority, *ag)]
+            reasons.append("actor:'" + (named_hits[0] if named_hits else source.name if source else
+                                        cue_terms[0] if cue_terms else action.rule) + "'")
 
         for kind, pattern in lex.negatives.items():
             if pattern is None:
@@ -172,7 +175,8 @@ class Classifier:
         regulator = self._regulator(lex, segments, places, action, item, action_type)
         reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
         jurisdiction = self._jurisdiction(regulator, places, item)
-        excluded = {fold(h.text) for s in segments for h in (*s.regulators, *s.places)}
+        excluded = {fold(h.text) for s in segments for h in s.regulators}
+        excluded |= {h.text for s in segments for h in s.places if "-" not in h.refs[0]}
         if reg_name:
             excluded.add(fold(reg_name))
         target = find_target(self._targets[lang], segments, excluded)
@@ -216,7 +220,7 @@ class Classifier:
         states = [c for c in places if c.startswith("US-")]
         if states and ((ag and any(ag.search(s.folded) for s in segments))):
             return g.attorney_general(states[0])
-        if state := state_party(segments, lex):
+        if state := state_party(segments, lex, g):
             return g.attorney_general(state)
         if summary.regulators:
             return g.resolve(summary.regulators[0], places)
@@ -224,18 +228,27 @@ class Classifier:
             return reg
         if action_type == "judgment":
             return court_name(title, lex) or court_name(summary, lex)
-        if item.source_regulator:
-            return item.source_regulator
-        if item.source_name:
-            source = self._segment("source", item.source_name)
-            if source.regulators:
-                return g.resolve(source.regulators[0], places)
-            if ag and ag.search(source.folded) and source.places:
-                return g.attorney_general(source.places[0].refs[0])
+        if source := self._source_regulator(item, places):
+            return source
         if action is not None and action.rule == "settlement":
             return None
         if authority and any(authority.search(s.folded) for s in segments) and places:
             return g.national(places[0])
+        return None
+
+    def _source_regulator(self, item: ItemText, places: list[str] = ()) -> Regulator | None:
+        """The body publishing the feed, from the feed config or a recognisable source name."""
+        g = self._gazetteer
+        for text in (item.source_regulator, item.source_name):
+            if not text:
+                continue
+            source = self._segment("source", text)
+            if source.regulators:
+                return g.resolve(source.regulators[0], places)
+            ag = self._lexicons["en"].cues["attorney_general"]
+            states = [c for h in source.places for c in h.refs if c.startswith("US-")]
+            if ag and ag.search(source.folded) and states:
+                return g.attorney_general(states[0])
         return None
 
     def _jurisdiction(self, regulator: Regulator | str | None, places: list[str],

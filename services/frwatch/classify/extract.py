@@ -56,7 +56,7 @@ class TargetFinder:
         while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
                           and len(tokens) > 1):
             tokens.pop(0)
-        if not tokens:
+        if not tokens or not any(c.isalpha() for c in "".join(tokens)):
             return None
         cleaned = " ".join(tokens)
         key = fold(cleaned)
@@ -128,7 +128,7 @@ def generic_regulator(seg: Segment, authority: re.Pattern[str] | None,
     for m in authority.finditer(seg.folded):
         for hit in seg.places:
             gap = m.start() - hit.end if hit.end <= m.start() else hit.start - m.end()
-            if 0 <= gap <= (25 if hit.end <= m.start() else 15):
+            if 0 <= gap <= (25 if hit.end <= m.start() else 5):
                 for code in hit.refs:
                     reg = gazetteer.national(code)
                     if reg is not None:
@@ -148,11 +148,12 @@ def court_name(seg: Segment, lex: Lexicon) -> str | None:
     return m.group(0).strip(" .,")
 
 
-def state_party(segments: Sequence[Segment], lex: Lexicon) -> str | None:
+def state_party(segments: Sequence[Segment], lex: Lexicon, gazetteer: Gazetteer) -> str | None:
     """A US state named as a party ("to pay Texas", "Texas reaches …") → its code."""
     for seg in segments:
         for hit in seg.places:
-            states = [c for c in hit.refs if c.startswith("US-")]
+            states = [c for c in hit.refs if c.startswith("US-")
+                      and fold(gazetteer.place_names[c]) == hit.text]
             if not states:
                 continue
             before = seg.folded[max(0, hit.start - 12): hit.start].split()

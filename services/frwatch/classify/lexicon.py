@@ -27,6 +27,7 @@ ACTION_RULES: tuple[tuple[str, str, bool], ...] = (
     ("warning", "warning", True),
     ("judgment", "judgment", True),
     ("determination", "determination", True),
+    ("deletion_weak", "deletion_order", False),
     ("finding_weak", "determination", False),
 )
 CUE_KEYS = ("face", "face_weak", "other_biometric", "authority", "court", "attorney_general",

@@ -12,7 +12,7 @@ Lexicon term syntax (see ``config/rules/README.md``):
 * ``*`` at the start allows a compound prefix: ``*gesichtserkennung*`` matches
   "Gesichtserkennungssoftware";
 * a space matches any run of spaces or hyphens, so ``face scan`` also matches "face-scan";
-* `` ... `` allows up to five words in between: ``ordered ... delete`` matches
+* `` ... `` allows up to six words in between: ``ordered ... delete`` matches
   "ordered Clearview AI to delete";
 * a term starting with ``re:`` is a raw regular expression over folded text.
 """
@@ -29,7 +29,7 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": 
 _SPACES = re.compile(r"\s+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _BOUNDARY = r"(?<!\w)"
-GAP = r"(?:\W+\w+){0,5}?\W+"
+GAP = r"(?:\W+\w+){0,6}?\W+"
 
 
 def display(text: str) -> str:
@@ -51,18 +51,22 @@ def term_regex(term: str) -> str:
     """Translate one lexicon term into a regular expression over folded text."""
     if term.startswith("re:"):
         return term[3:]
-    folded = fold(term)
+    folded = fold(term).strip()
     prefix = folded.startswith("*")
     suffix = folded.endswith("*")
-    core = folded.strip("*").strip()
     pieces = []
-    for gap_part in core.split(" ... "):
-        words = [re.escape(w) for w in re.split(r"[\s\-]+", gap_part.strip()) if w]
+    for gap_part in folded.strip("*").split(" ... "):
+        words = [_word_regex(w) for w in re.split(r"[\s\-]+", gap_part.strip()) if w]
         pieces.append(r"[\s\-]+".join(words))
     body = GAP.join(pieces)
     start = "" if prefix else _BOUNDARY  # no left boundary: matches inside compounds
     end = r"\w*" if suffix else r"(?!\w)"
     return f"{start}{body}{end}"
+
+
+def _word_regex(word: str) -> str:
+    """A word inside a term; a trailing ``*`` on an inner word allows any ending."""
+    return re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word)
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
