@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 GROUP_WINDOW = timedelta(days=21)
 AMOUNT_TOLERANCE = 0.15
+SAME_DAYS = timedelta(days=2)
 
 #: Words that do not identify an organisation: legal forms, articles, generic nouns (all languages).
 _GENERIC = frozenset("""
@@ -101,16 +102,20 @@ def _actions_compatible(a: str | None, b: str | None) -> bool:
 def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     amounts = _amounts_agree(facts, other)
     same_regulator = bool(facts.regulator and facts.regulator == other.regulator)
-    party = same_party(facts.target, other.target) or (
-        same_regulator and (amounts is True or facts.target is None or other.target is None))
+    gap = (abs(facts.occurred_at - other.occurred_at)
+           if facts.occurred_at and other.occurred_at else None)
+    unnamed = facts.target is None or other.target is None
+    party = (same_party(facts.target, other.target)
+             or (same_regulator and (amounts is True or unnamed))
+             # a report that names nobody joins a same-kind action reported the same days
+             or (unnamed and facts.action_type == other.action_type and gap is not None
+                 and gap <= SAME_DAYS))
     if not party:
         return "new", 0.0
     regulator_ok = (facts.regulator is None or other.regulator is None or same_regulator
                     or (facts.jurisdiction is not None and facts.jurisdiction == other.jurisdiction))
     jurisdiction_ok = (facts.jurisdiction is None or other.jurisdiction is None
                        or facts.jurisdiction.split("-")[0] == other.jurisdiction.split("-")[0])
-    gap = (abs(facts.occurred_at - other.occurred_at)
-           if facts.occurred_at and other.occurred_at else None)
     if (regulator_ok and jurisdiction_ok and (gap is None or gap <= GROUP_WINDOW)
             and amounts is not False and _actions_compatible(facts.action_type, other.action_type)):
         closeness = (2.0 if amounts else 0.0) + (1.0 if facts.action_type == other.action_type else 0.0)

@@ -14,6 +14,7 @@ import yaml
 
 from frwatch.classify.text import compile_terms, fold
 
+_NEXT_FIGURE = re.compile(r"[\d€£$(]")
 _NUMBER = r"(?P<num>\d{1,3}(?:[ .,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
 
 
@@ -79,8 +80,9 @@ class MoneyParser:
         if scale_word:
             amount *= self._scales[scale_word]
         code = groups.get("pre") or groups.get("post")
-        around = folded[max(0, m.start() - 12): m.end() + 25]
         before = folded[max(0, m.start() - 12): m.start()]
+        # the words right after the amount, up to the next figure: "€100,000 per day"
+        around = before[-8:] + " " + _NEXT_FIGURE.split(folded[m.end(): m.end() + 25])[0]
         return Money(
             amount=round(amount, 2),
             currency=self._currency.get(code) if code else None,

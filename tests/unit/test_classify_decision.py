@@ -1,0 +1,102 @@
+"""is_enforcement decisions on new sentences (not dev items), per language, with hedging cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from frwatch.classify import Classifier, ItemText
+
+SEED = Path(__file__).resolve().parents[2] / "tests" / "data" / "seed_clearview_ico.txt"
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load()
+
+
+def verdict(clf: Classifier, title: str, summary: str = "", language: str | None = None):
+    return clf.classify(ItemText(id="t", title=title, summary=summary, language=language))
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    ("en", "Watchdog fines PimEyes £2m over face search engine",
+     "The Information Commissioner's Office said the facial recognition site processed images unlawfully."),
+    ("fr", "La CNIL inflige une amende de 3 millions d'euros à un exploitant de reconnaissance faciale",
+     "La formation restreinte sanctionne la société pour avoir traité des visages sans base légale."),
+    ("it", "Il Garante sanziona un supermercato per il riconoscimento facciale dei clienti",
+     "Multa di 300 mila euro per l'uso di telecamere che analizzavano i volti senza consenso."),
+    ("de", "Datenschutzbehörde verhängt Bußgeld wegen Gesichtserkennungssoftware im Kaufhaus",
+     "Die Behörde stellte einen Verstoß gegen die DSGVO fest und ordnete die Löschung der Gesichtsbilder an."),
+    ("nl", "AP legt boete op aan winkelketen voor gezichtsherkenningstechnologie",
+     "De Autoriteit Persoonsgegevens beboet het bedrijf met 600.000 euro."),
+    ("es", "La AEPD multa a una cadena de gimnasios por usar reconocimiento facial",
+     "La Agencia Española de Protección de Datos impone una sanción de 200.000 euros."),
+    ("sv", "IMY påför sanktionsavgift för ansiktsigenkänning i skolan",
+     "Integritetsskyddsmyndigheten beslutar att kommunen ska betala 200 000 kronor."),
+    ("el", "Πρόστιμο σε εταιρεία για αναγνώριση προσώπου",
+     "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο 500.000 ευρώ για επεξεργασία εικόνων προσώπων."),
+    ("pt", "ANPD aplica multa a rede varejista por reconhecimento facial",
+     "A Autoridade Nacional de Proteção de Dados aplicou multa de R$ 2 milhões à empresa."),
+])
+def test_enforcement_in_each_language(clf: Classifier, language: str, title: str, summary: str) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert 0.5 <= v.score <= 1.0
+    assert any(r.startswith("action:") for r in v.reasons)
+
+
+@pytest.mark.parametrize(("title", "summary"), [
+    ("Retailer could face a fine over facial recognition cameras",
+     "The ICO said it was looking at whether the face-matching system broke the law."),
+    ("City plans to ban police facial recognition",
+     "Councillors will vote next month on an ordinance banning the technology."),
+    ("Campaigners call for a ban on live facial recognition by police",
+     "Civil liberties groups urged the Home Office to halt deployments."),
+    ("Senators introduce bill to curb facial recognition in airports",
+     "The bill would bar the agency from using face scans without consent."),
+    ("Regulator publishes guidance on facial recognition in shops",
+     "The guidance explains when retailers may use face-matching cameras."),
+    ("Privacy group files complaint against face search engine",
+     "The complaint asks the data protection authority to fine the company."),
+    ("Police deploy live facial recognition cameras at festival",
+     "Officers said the face-matching vans would scan crowds for wanted people."),
+    ("Startup raises $30m for facial recognition payments",
+     "The funding round was led by venture capital firms."),
+    ("Telecom operator fined €5m over spam calls",
+     "The data protection authority said the company ignored consumers' objections."),
+    ("Regulator orders deletion of employees' fingerprint records",
+     "The authority found the company's fingerprint clocking system breached the law."),
+])
+def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
+    v = verdict(clf, title, summary, "en")
+    assert not v.is_enforcement, v.reasons
+    assert v.action_type is None and v.target is None
+
+
+def test_language_detected_when_missing(clf: Classifier) -> None:
+    v = verdict(clf, "La CNIL sanctionne une société pour reconnaissance faciale",
+                "Amende de 1 million d'euros pour traitement illicite de visages.")
+    assert v.is_enforcement
+    assert "language:fr" in v.reasons
+
+
+def test_reasons_name_terms(clf: Classifier) -> None:
+    v = verdict(clf, "ICO fines retailer over facial recognition", "", "en")
+    assert "face:'facial'" in v.reasons
+    assert any("action:fine:'fines'" in r for r in v.reasons)
+
+
+def test_seed_article(clf: Classifier) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    title, _, body = text.partition("\n")
+    v = clf.classify(ItemText(id="seed", title=title, summary=body))
+    assert v.is_enforcement
+    assert v.regulator == "ICO"
+    assert v.jurisdiction == "GB"
+    assert v.target == "Clearview AI"
+    assert v.action_type == "fine"
+    assert v.amount == 7_500_000
+    assert v.currency == "GBP"
+    assert v.amount_eur is not None and v.amount_eur > v.amount
