@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from frwatch.api import health
-from frwatch.api import atom, events, export, items, metrics, sources
+from frwatch.api import atom, dashboard, events, export, items, metrics, sources
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import MAX_BODY_BYTES, problem_middleware
 from frwatch.runtime import Runtime
 
-ROUTE_MODULES = [health, events, items, sources, metrics, atom, export]
+ROUTE_MODULES = [health, events, items, sources, metrics, atom, export, dashboard]
 
 
 def create_app(runtime: Runtime) -> web.Application:

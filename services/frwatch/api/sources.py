@@ -72,13 +72,16 @@ def source_fields(guard: UrlGuard) -> dict[str, Field]:
     }
 
 
-def source_json(source: Source) -> dict[str, Any]:
+def source_status(source: Source) -> str:
+    """disabled, never_polled, failing (errors since the last success) or ok."""
     if not source.enabled:
-        status = "disabled"
-    elif source.last_polled_at is None:
-        status = "never_polled"
-    else:
-        status = "failing" if source.error_count else "ok"
+        return "disabled"
+    if source.last_polled_at is None:
+        return "never_polled"
+    return "failing" if source.error_count else "ok"
+
+
+def source_json(source: Source) -> dict[str, Any]:
     interval = timedelta(seconds=source.poll_interval_s) if source.poll_interval_s else None
     return {
         "id": source.id, "name": source.name, "url": source.url, "kind": source.kind,
@@ -87,7 +90,7 @@ def source_json(source: Source) -> dict[str, Any]:
         "origin": source.origin, "disabled_reason": source.disabled_reason,
         "created_at": iso(source.created_at), "updated_at": iso(source.updated_at),
         "health": {
-            "status": status, "last_polled_at": iso(source.last_polled_at),
+            "status": source_status(source), "last_polled_at": iso(source.last_polled_at),
             "last_success_at": iso(source.last_success_at), "last_status": source.last_status,
             "last_error": source.last_error, "error_count": source.error_count, "polls": source.polls,
             "next_poll_at": iso(source.next_poll_at),

@@ -34,7 +34,8 @@ def presented_token(request: web.Request) -> str | None:
 
 
 async def principal_for(request: web.Request, token: str) -> Principal:
-    """Check ``token`` exactly as a bearer token of the API would be (401 when not accepted)."""
+    """Check ``token`` exactly as a bearer token of the API would be (401 when not accepted).
+    For GET pages only: a request whose body was read cannot be cloned."""
     as_bearer = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
     return await authenticate(as_bearer)
 
