@@ -70,6 +70,7 @@ class _Action:
     strong: bool
     segment: int
     term: str
+    start: int
 
 
 class Classifier:
@@ -142,7 +143,8 @@ class Classifier:
         named = any(s.regulators for s in segments)
         source = self._source_regulator(item)
         actor = (named or source is not None or bool(court or authority or ag)
-                 or (action is not None and action.rule in ("settlement", "judgment")))
+                 or (action is not None and (action.rule in ("settlement", "judgment")
+                                             or self._place_acts(segments[action.segment], action))))
         if actor:
             score += 0.15 + (0.1 if named else 0.0)
             named_hits = [h.text for s in segments for h in s.regulators]
@@ -191,6 +193,11 @@ class Classifier:
                        amount_eur, reasons)
 
     @staticmethod
+    def _place_acts(seg: Segment, action: _Action) -> bool:
+        """A country or state as the subject of the action: "France fines …", "Texas bans …"."""
+        return any(0 <= action.start - hit.end <= 2 for hit in seg.places)
+
+    @staticmethod
     def _action(lex: Lexicon, segments: tuple[Segment, ...]) -> _Action | None:
         weak: _Action | None = None
         for i, seg in enumerate(segments):
@@ -199,7 +206,7 @@ class Classifier:
                 if not m:
                     continue
                 action_type, strong = _RULES[rule]
-                found = _Action(rule, action_type, strong, i, m.group(0))
+                found = _Action(rule, action_type, strong, i, m.group(0), m.start())
                 if strong:
                     return found
                 weak = weak or found

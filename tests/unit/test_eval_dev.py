@@ -1,0 +1,43 @@
+"""Regression: the classifier must meet the issue's targets on the labelled dev set."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+from frwatch.classify import Classifier
+from frwatch.classify.batch import classify_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "dev_items.jsonl"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from eval_classifier import evaluate, load  # noqa: E402
+
+
+def test_dev_set_meets_targets() -> None:
+    f = evaluate(load(DATA), Classifier.load())
+    assert f["recall"] >= 0.97 and f["precision"] >= 0.93, f
+    for name in ("regulator", "jurisdiction", "action_type", "amount+currency"):
+        assert f[f"acc_{name}"] >= 0.90, (name, f)
+    assert f["acc_target"] >= 0.80, f
+    assert f["grouping_pairwise_f1"] >= 0.90, f
+
+
+def test_classify_stream_reports_bad_lines_and_continues() -> None:
+    lines = [
+        json.dumps({"id": "1", "title": "ICO fines Acme £1m over facial recognition", "summary": ""}),
+        "{not json",
+        json.dumps({"id": "2", "summary": "no title"}),
+        json.dumps({"id": "3", "title": "Weather today", "summary": "", "published": "2024-01-02"}),
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    assert classify_stream(lines, out, Classifier.load(), err) == 2
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["id"] for r in records] == ["1", "3"]
+    assert records[0]["is_enforcement"] and records[0]["event_id"].startswith("evt_")
+    assert records[0]["amount"] == 1_000_000 and records[0]["currency"] == "GBP"
+    assert records[1]["event_id"] is None and records[1]["action_type"] is None
+    assert "line 2" in err.getvalue() and "line 3" in err.getvalue()

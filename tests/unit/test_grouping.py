@@ -1,0 +1,61 @@
+"""Event grouping: same action across languages/wording, separate but related later actions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from frwatch.classify import Classifier, ItemText
+from frwatch.classify.group import GROUP_WINDOW, EventFacts, group_batch, match_event, target_key
+
+DAY = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def facts(**kw) -> EventFacts:
+    base = dict(regulator="CNIL", jurisdiction="FR", target="Acme AI", action_type="fine",
+                amount=1_000_000.0, currency="EUR", occurred_at=DAY)
+    base.update(kw)
+    return EventFacts(**base)
+
+
+def test_target_key() -> None:
+    assert target_key("Clearview AI Inc.") == "clearview"
+    assert target_key("Comune di Trento") == target_key("Municipality of Trento") == "trento"
+    assert target_key(None) is None
+
+
+def test_same_action_two_reports() -> None:
+    assert match_event(facts(target="Acme AI Inc.", occurred_at=DAY + timedelta(days=1)),
+                       [("e1", facts())]) == ("same", "e1")
+
+
+def test_second_fine_is_related() -> None:
+    later = facts(occurred_at=DAY + GROUP_WINDOW * 12, amount=5_000_000.0)
+    assert match_event(later, [("e1", facts())]) == ("related", "e1")
+
+
+def test_appeal_judgment_is_related_even_soon() -> None:
+    appeal = facts(regulator="Conseil d'État", action_type="judgment", amount=None, currency=None,
+                   occurred_at=DAY + timedelta(days=5))
+    assert match_event(appeal, [("e1", facts())]) == ("related", "e1")
+
+
+def test_other_company_is_new() -> None:
+    assert match_event(facts(target="Other Corp", amount=3_000_000.0), [("e1", facts())]) == ("new", None)
+
+
+def test_batch_groups_across_languages() -> None:
+    clf = Classifier.load()
+    items = [
+        ItemText("a", "La CNIL inflige une amende de 8 millions d'euros à Acme Vision",
+                 "Reconnaissance faciale sans base légale.", published=DAY, language="fr"),
+        ItemText("b", "France fines Acme Vision €8m over facial recognition", "",
+                 published=DAY + timedelta(days=1), language="en"),
+        ItemText("c", "CNIL fines Acme Vision again, €2m for facial recognition failures", "",
+                 published=DAY + timedelta(days=300), language="en"),
+        ItemText("d", "New phone launches with face unlock", "", published=DAY, language="en"),
+    ]
+    ids = group_batch([(i, clf.classify(i)) for i in items])
+    assert ids[0] == ids[1] and ids[0] is not None and ids[0].startswith("evt_")
+    assert ids[2] not in (None, ids[0])
+    assert ids[3] is None
+    assert ids == group_batch([(i, clf.classify(i)) for i in items])  # deterministic
