@@ -40,7 +40,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make form posts send "Origin: null"
     "Cache-Control": "no-store",
 }
 
