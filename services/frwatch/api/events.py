@@ -11,11 +11,12 @@ from typing import Any, Sequence
 from aiohttp import web
 
 from frwatch.api.auth import authenticate
-from frwatch.api.items import item_json, iso
+from frwatch.api.items import item_json
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.query import EVENT_PARAMS, PAGE_PARAMS, page_response, parse_filters, parse_page, refuse_unknown
 from frwatch.models import Event
+from frwatch.notify.payload import iso
 from frwatch.store import queries
 from frwatch.store.queries import SourceRef
 

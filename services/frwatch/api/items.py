@@ -13,12 +13,9 @@ from frwatch.api.problems import Problem
 from frwatch.api.query import (ITEM_PARAMS, PAGE_PARAMS, page_response, parse_filters, parse_page, parse_row_id,
                                refuse_unknown)
 from frwatch.models import Item
+from frwatch.notify.payload import iso
 from frwatch.store import queries
 from frwatch.store.items import VERDICT_FIELDS
-
-
-def iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def item_json(item: Item, source_name: str) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.api import idempotency
 from frwatch.api.auth import require_admin
-from frwatch.api.items import iso
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.query import parse_bool, refuse_unknown, single
 from frwatch.api.validation import Field, boolean, invalid, one_of, read_json, string, validate
 from frwatch.errors import UrlRefused
 from frwatch.models import Source
+from frwatch.notify.payload import iso
 from frwatch.sources_config import ID_PATTERN, JURISDICTION, KINDS, LANGUAGE, SourceSpec
 from frwatch.store import sources as source_store
 from frwatch.timeutil import format_duration, parse_duration
