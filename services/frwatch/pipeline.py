@@ -76,6 +76,8 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             touched.append((item, verdict))
     await session.flush()
     result.enforcement = len(touched)
+    if touched:
+        await event_store.lock_grouping(session)
     for item, verdict in touched:
         change = await assign_event(session, item, verdict, now)
         if change is not None:
