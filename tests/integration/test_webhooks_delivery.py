@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from frwatch.metrics import REGISTRY
 from frwatch.models import DeliveryAttempt, Event, Outbox, Subscription
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.notify.matching import DETECTED, UPDATED
@@ -23,7 +24,12 @@ async def rows(rt: Runtime, model: type, **where: object) -> list:
         return list(await session.scalars(query))
 
 
+def delivered_count() -> float:
+    return REGISTRY.get_sample_value("frwatch_deliveries_total", {"outcome": "delivered"}) or 0
+
+
 async def test_event_is_delivered_signed_with_the_documented_body(runtime: Runtime) -> None:
+    before = delivered_count()
     async with WebhookReceiver() as receiver:
         sub_id, secret = await add_subscription(runtime, receiver.url())
         event_id, written = await seed_event(runtime, items=2)
@@ -46,6 +52,7 @@ async def test_event_is_delivered_signed_with_the_documented_body(runtime: Runti
     [attempt] = await rows(runtime, DeliveryAttempt)
     assert attempt.status_code == 200 and attempt.response_excerpt == "ok" and attempt.error is None
     assert attempt.outbox_id == message.id and attempt.latency_ms >= 0
+    assert delivered_count() == before + 1
 
 
 async def test_only_matching_subscriptions_get_a_message(runtime: Runtime) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Coroutine, TypeVar
 
 import aiohttp
 
+from frwatch import metrics
 from frwatch.models import Outbox, Subscription
 from frwatch.notify import breaker
 from frwatch.notify.backoff import retry_delay
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from frwatch.runtime import Runtime
 
 log = logging.getLogger("frwatch.notify")
+T = TypeVar("T")
 
 
 class Deliverer:
@@ -39,6 +41,7 @@ class Deliverer:
         self.rt = rt
         self._http: aiohttp.ClientSession | None = None
         self._in_flight: dict[asyncio.Task[AttemptResult | None], str] = {}
+        self._recording: set[asyncio.Future[Any]] = set()
         self._closing = False
 
     async def start(self) -> None:
@@ -84,13 +87,15 @@ class Deliverer:
         return row.id, await self._attempt(row, subscription)
 
     async def release_leases(self) -> None:
-        """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry."""
+        """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry.
+        An attempt already answered is recorded first (its row is then no longer leased)."""
         self._closing = True
         tasks = list(self._in_flight)
         outbox_ids = list(self._in_flight.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._recording, return_exceptions=True)
         if outbox_ids:
             async with self.rt.sessions() as session, session.begin():
                 await outbox_store.release(session, outbox_ids, self.rt.worker)
@@ -105,11 +110,15 @@ class Deliverer:
 
     async def _claim(self, limit: int) -> list[tuple[Outbox, Subscription]]:
         settings = self.rt.settings
-        try:
+
+        async def claim() -> list[tuple[Outbox, Subscription]]:
             async with self.rt.sessions() as session, session.begin():
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
                                                     per_endpoint=settings.webhook_per_endpoint)
+
+        try:  # shielded: a transaction cut off by cancellation can leave SQLite locked
+            return await asyncio.shield(claim())
         except Exception:  # the database may be back next tick; attempts in flight still finish
             log.exception("webhook claim failed", extra={"worker": self.rt.worker})
             return []
@@ -136,16 +145,27 @@ class Deliverer:
                                                  subscription.previous_secret_expires_at, now))
         result = await send(self._http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
-        await self._record(row, result, attempted_at=now)
+        outcome = await self._shielded(self._record(row, result, attempted_at=now))
+        metrics.DELIVERIES.labels(outcome=outcome).inc()
+        metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         fields = {"outbox_id": row.id, "subscription_id": row.subscription_id, "attempt": row.attempts + 1,
-                  "status_code": result.status_code, "latency_ms": result.latency_ms}
+                  "status_code": result.status_code, "latency_ms": result.latency_ms, "outcome": outcome}
         if result.ok:
             log.info("webhook delivered", extra=fields)
         else:
             log.warning("webhook attempt failed", extra={**fields, "error": result.error})
         return result
 
-    async def _record(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> None:
+    async def _shielded(self, work: Coroutine[Any, Any, T]) -> T:
+        """Finish a transaction even if the caller is cancelled; ``release_leases`` waits for it."""
+        future = asyncio.ensure_future(work)
+        self._recording.add(future)
+        future.add_done_callback(self._recording.discard)
+        return await asyncio.shield(future)
+
+    async def _record(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
+        """Store the attempt, settle the message and the endpoint's health in one transaction.
+        Returns the outcome: delivered, retry, failed, disabled (the endpoint) or lease_lost."""
         now = self.rt.clock()
         async with self.rt.sessions() as session, session.begin():
             outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
@@ -155,20 +175,24 @@ class Deliverer:
             leased = await outbox_store.lock_leased(session, row.id, self.rt.worker)
             if leased is None:
                 log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
+                outcome = "lease_lost"
             else:
                 retry_in = None if result.ok or row.event_type == PING else retry_delay(
                     leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
                 outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
-            await self._record_health(session, row.subscription_id, result, now)
+                outcome = "delivered" if result.ok else "failed" if retry_in is None else "retry"
+            disabled = await self._record_health(session, row.subscription_id, result, now)
+        return "disabled" if disabled else outcome
 
     async def _record_health(self, session: AsyncSession, subscription_id: str, result: AttemptResult,
-                             now: datetime) -> None:
+                             now: datetime) -> bool:
+        """Update the endpoint's failure count and circuit; True when this attempt disabled it."""
         if result.ok:
             await subscription_store.record_success(session, subscription_id)
-            return
+            return False
         state = await subscription_store.record_failure(session, subscription_id, now)
         if state is None:
-            return
+            return False
         failures, failing_since = state
         verdict = breaker.after_failure(failures, failing_since, now, status_code=result.status_code,
                                         disable_after=self.rt.settings.webhook_disable_after)
@@ -176,10 +200,12 @@ class Deliverer:
             await subscription_store.disable(session, subscription_id, verdict.disable_reason, now)
             log.warning("subscription disabled", extra={"subscription_id": subscription_id,
                                                         "reason": verdict.disable_reason})
-        elif verdict.circuit_open_until:
+            return True
+        if verdict.circuit_open_until:
             await subscription_store.set_circuit(session, subscription_id, verdict.circuit_open_until)
             log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
                                                  "until": verdict.circuit_open_until.isoformat()})
+        return False
 
 
 async def deliver_due(rt: Runtime, *, limit: int = 100) -> int:
