@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from frwatch.api import health
-from frwatch.api import atom, dashboard, events, export, items, metrics, sources
+from frwatch.api import api_keys, deliveries, health, subscriptions
+from frwatch.api import atom, dashboard, events, export, items, metrics, openapi, sources
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import MAX_BODY_BYTES, problem_middleware
 from frwatch.runtime import Runtime
 
-ROUTE_MODULES = [health, events, items, sources, metrics, atom, export, dashboard]
+ROUTE_MODULES = [health, api_keys, subscriptions, deliveries, events, items, sources, metrics, atom, export, dashboard, openapi]
 
 
 def create_app(runtime: Runtime) -> web.Application:
