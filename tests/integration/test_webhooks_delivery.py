@@ -269,3 +269,21 @@ async def test_many_reports_are_summarised_not_dropped(runtime: Runtime) -> None
     assert len(receiver.received[0].body.encode()) <= 256 * 1024
     data = body["data"]
     assert data["items_omitted"] > 0 and len(data["items"]) + data["items_omitted"] == 1500
+
+
+async def test_deleting_a_subscription_mid_send_is_harmless(runtime: Runtime) -> None:
+    from frwatch.store import subscriptions as subscription_store
+
+    async with WebhookReceiver() as receiver:
+        receiver.hang("/hook")
+        sub_id, _ = await add_subscription(runtime, receiver.url())
+        await seed_event(runtime)
+        sending = asyncio.create_task(deliver_due(runtime))
+        await receiver.wait_for(1)
+        async with runtime.sessions() as session, session.begin():
+            subscription = await subscription_store.get(session, sub_id, owner=None, admin=True)
+            assert subscription is not None
+            await subscription_store.delete(session, subscription)
+        receiver.release.set()
+        assert await sending == 1
+    assert await rows(runtime, Outbox) == [] and await rows(runtime, DeliveryAttempt) == []

@@ -165,14 +165,17 @@ class Deliverer:
 
     async def _record(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
         """Store the attempt, settle the message and the endpoint's health in one transaction.
-        Returns the outcome: delivered, retry, failed, disabled (the endpoint) or lease_lost."""
+        Returns the outcome: delivered, retry, failed, disabled (the endpoint), lease_lost or gone."""
         now = self.rt.clock()
         async with self.rt.sessions() as session, session.begin():
+            leased = await outbox_store.lock_leased(session, row.id, self.rt.worker)
+            if leased is None and await outbox_store.get(session, row.id) is None:
+                log.info("webhook message gone", extra={"outbox_id": row.id})  # deleted with its subscription
+                return "gone"
             outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
                                      attempted_at=attempted_at, status_code=result.status_code,
                                      latency_ms=result.latency_ms, error=result.error,
                                      response_excerpt=result.excerpt)
-            leased = await outbox_store.lock_leased(session, row.id, self.rt.worker)
             if leased is None:
                 log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
                 outcome = "lease_lost"
