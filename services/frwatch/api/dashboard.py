@@ -33,6 +33,7 @@ from frwatch.models import Event, Subscription
 from frwatch.store import queries
 from frwatch.store import sources as source_store
 
+FORM = "application/x-www-form-urlencoded"
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "dashboard.css").read_text(encoding="utf-8")
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -136,6 +137,8 @@ async def login(request: web.Request) -> web.Response:
     (and sends a refused one back here with a message)."""
     if not _same_origin(request):
         raise Problem(403, "sign-in must come from this dashboard's own form")
+    if request.content_type != FORM:
+        raise Problem(415, f"send the sign-in form as {FORM}")
     token = str((await request.post()).get("token", "")).strip()
     if not token:
         return redirect("/login?failed")

@@ -5,7 +5,6 @@ Readable by the admin and by every integrator: events are public facts, not tena
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
 from aiohttp import web
@@ -14,14 +13,12 @@ from frwatch.api.auth import authenticate
 from frwatch.api.items import item_json
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
-from frwatch.api.query import EVENT_PARAMS, PAGE_PARAMS, page_response, parse_filters, parse_page, refuse_unknown
+from frwatch.api.query import (EVENT_ID, EVENT_PARAMS, PAGE_PARAMS, page_response, parse_filters, parse_page,
+                               refuse_unknown)
 from frwatch.models import Event
 from frwatch.notify.payload import iso
 from frwatch.store import queries
 from frwatch.store.queries import SourceRef
-
-EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
 
 def event_json(event: Event, sources: Sequence[SourceRef]) -> dict[str, Any]:
     return {

@@ -26,6 +26,8 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_TEXT = 200
+MAX_VALUES = 20  # values of one list filter
+EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL INTEGER
 ACTION_TYPES = ("fine", "enforcement_notice", "deletion_order", "ban", "reprimand", "settlement", "judgment",
                 "determination", "warning", "penalty_payment")
@@ -77,6 +79,8 @@ def many(params: Params, name: str, parse: Callable[[str], str] = str.strip) -> 
                     out.append(parse(part.strip()))
                 except ValueError as exc:
                     raise bad(name, str(exc)) from None
+    if len(out) > MAX_VALUES:
+        raise bad(name, f"at most {MAX_VALUES} values")
     return tuple(dict.fromkeys(out))
 
 
@@ -126,6 +130,12 @@ def _language(value: str) -> str:
     return value.lower()
 
 
+def parse_event_id(value: str) -> str:
+    if not EVENT_ID.match(value):
+        raise ValueError(f"not an event id: {value!r}")
+    return value
+
+
 def _action_type(value: str) -> str:
     if value not in ACTION_TYPES:
         raise ValueError(f"unknown action type {value!r}; one of {', '.join(ACTION_TYPES)}")
@@ -172,7 +182,7 @@ def parse_filters(params: Params, *, items: bool = False) -> Filters:
     )
     if items:
         values.update(sources=many(params, "source"), enforcement=single(params, "enforcement", parse_bool),
-                      event_id=single(params, "event_id", str))
+                      event_id=single(params, "event_id", parse_event_id))
     return Filters(**values)  # type: ignore[arg-type]
 
 

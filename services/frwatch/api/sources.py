@@ -36,10 +36,12 @@ def _interval(value: Any, path: str) -> timedelta:
     if not isinstance(value, str):
         raise invalid(path, "must be a duration string such as 15m or 2h")
     try:
-        interval = parse_duration(value)
+        interval: timedelta | None = parse_duration(value)
     except ValueError as exc:
         raise invalid(path, str(exc)) from None
-    if not timedelta(seconds=1) <= interval <= MAX_INTERVAL:
+    except OverflowError:  # more days than a timedelta holds
+        interval = None
+    if interval is None or not timedelta(seconds=1) <= interval <= MAX_INTERVAL:
         raise invalid(path, f"must be between 1s and {format_duration(MAX_INTERVAL)}")
     return interval
 
