@@ -10,6 +10,7 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from frwatch.db import create_engine
@@ -36,9 +37,16 @@ def _configure(connection: Connection) -> None:
     )
 
 
+MIGRATION_LOCK = 0x66727761_7463_6D  # pg_advisory_xact_lock key: one migrator at a time
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several replicas (or a Job and a replica) migrating at once: the others wait, then
+            # find the schema at head. Held until this transaction commits (DDL is transactional).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

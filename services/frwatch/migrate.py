@@ -28,6 +28,18 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
+def schema_state(revision: str | None) -> str:
+    """'ok' when the database is at this code's head, or ahead of it (a newer release migrated
+    during a rolling upgrade: additive migrations keep this release working); else why not."""
+    head = head_revision()
+    if revision == head:
+        return "ok"
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config("")).walk_revisions()}
+    if revision is not None and revision not in known:
+        return "ok"
+    return f"at {revision}, head is {head}: run frwatch migrate"
+
+
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 

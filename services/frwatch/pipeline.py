@@ -20,6 +20,7 @@ from frwatch.models import Event, Item, Source
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.store import events as event_store
 from frwatch.store import items as item_store
+from frwatch.store import locks
 
 DETECTED = "enforcement.detected"
 UPDATED = "enforcement.updated"
@@ -76,8 +77,8 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             touched.append((item, verdict))
     await session.flush()
     result.enforcement = len(touched)
-    if touched:
-        await event_store.lock_grouping(session)
+    if touched:  # two reports of one action polled at once must not both see "no event yet"
+        await locks.xact_lock(session, locks.EVENT_GROUPING)
     for item, verdict in touched:
         change = await assign_event(session, item, verdict, now)
         if change is not None:

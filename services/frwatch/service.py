@@ -19,6 +19,7 @@ from frwatch.notify.worker import Deliverer
 from frwatch.runtime import Runtime, open_runtime
 from frwatch.settings import Settings
 from frwatch.sources_config import load_sources
+from frwatch.store import locks
 from frwatch.store import sources as source_store
 
 log = logging.getLogger("frwatch.service")
@@ -32,6 +33,8 @@ async def prepare(rt: Runtime) -> None:
         log.warning("sources file not found; polling only sources already in the database",
                     extra={"path": str(rt.settings.sources)})
     async with rt.sessions() as session, session.begin():
+        # replicas starting together would race to insert the same sources: one sync at a time
+        await locks.xact_lock(session, locks.SOURCES_SYNC)
         report = await source_store.sync_from_config(session, specs, rt.clock())
     log.info("sources synced", extra={"added": len(report.added), "changed": len(report.changed),
                                       "disabled": len(report.disabled)})
@@ -81,13 +84,16 @@ class Worker:
     async def shutdown(self) -> None:
         """Stop ticking, give work in flight the grace period, then release what is left."""
         self.stop.set()
-        self.scheduler.shutdown(wait=False)
+        # pause, not shutdown: APScheduler's AsyncIOExecutor.shutdown() cancels the ticks in
+        # flight at once, which would skip the grace period
+        self.scheduler.pause()
         if self.running:
             _, pending = await asyncio.wait(set(self.running), timeout=self.rt.settings.grace_period.total_seconds())
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        self.scheduler.shutdown(wait=False)
         async with self.rt.sessions() as session, session.begin():
             await source_store.release_all(session, self.rt.worker)
         await self.deliverer.close()

@@ -76,3 +76,11 @@ async def test_upgrade_head_then_downgrade_base(empty_db: str) -> None:
 async def test_models_match_migrations(empty_db: str) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(empty_db), "head")
     assert await _diff(empty_db) == []
+
+
+def test_schema_state_accepts_head_and_newer_but_not_older() -> None:
+    from frwatch.migrate import schema_state
+
+    assert schema_state(head_revision()) == "ok"
+    assert schema_state("ffffffffffff") == "ok"      # a newer release already migrated (rolling upgrade)
+    assert "run frwatch migrate" in schema_state(None)

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from frwatch.api.keys import RUNTIME
-from frwatch.migrate import current_revision, head_revision
+from frwatch.migrate import current_revision, schema_state
 
 READY_CHECKS = web.AppKey("ready_checks", dict)
 
@@ -25,7 +25,7 @@ async def readyz(request: web.Request) -> web.Response:
             await conn.execute(text("SELECT 1"))
             revision = await conn.run_sync(current_revision)
         checks["database"] = "ok"
-        checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}, head is {head_revision()}"
+        checks["migrations"] = schema_state(revision)
     except Exception as exc:  # any failure means not ready; the reason is reported
         checks["database"] = f"unreachable: {type(exc).__name__}"
     for name, check in request.app.get(READY_CHECKS, {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify.group import EventFacts
@@ -12,16 +12,6 @@ from frwatch.ids import new_id
 from frwatch.models import Event, Item
 
 FACT_FIELDS = ("regulator", "jurisdiction", "target", "action_type", "amount", "currency")
-
-
-GROUPING_LOCK_KEY = 0x66727761  # "frwa": the advisory lock that serialises event grouping
-
-
-async def lock_grouping(session: AsyncSession) -> None:
-    """Serialise grouping until this transaction ends, across processes: two reports of one action
-    polled at once must not both see "no event yet". SQLite already has one writer at a time."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GROUPING_LOCK_KEY})
 
 
 def facts_of(event: Event) -> EventFacts:
