@@ -37,6 +37,9 @@ T = TypeVar("T")
 
 
 class Deliverer:
+    """Process-lifetime delivery state: ``start()`` once, ``deliver_due()`` every tick (or
+    ``drain()`` for a one-shot run), ``close()`` at shutdown (releases leases still in flight)."""
+
     def __init__(self, rt: Runtime):
         self.rt = rt
         self._http: aiohttp.ClientSession | None = None
