@@ -4,14 +4,19 @@ the aiohttp app on a migrated database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from frwatch.api import export
+from frwatch.ingest.parse import Entry
+from frwatch.pipeline import process_entries
+from frwatch.sources_config import SourceSpec
+from frwatch.store import sources as source_store
 from tests.conftest import ADMIN_HEADERS
 from tests.integration.read_seed import Seeded, add_event, bearer, integrator_token, seed
 
@@ -279,3 +284,38 @@ async def test_json_export_streams_every_page(api: Any, runtime: Any, data: Seed
     assert json.loads(await empty.text()) == []
     await problem(await api.get("/v1/exports/events?format=xls", headers=ADMIN_HEADERS), 400)
     await problem(await api.get("/v1/exports/events"), 401)
+
+
+# --- through the pipeline -------------------------------------------------------------------------
+
+def entry(key: str, title: str, summary: str, published: datetime) -> Entry:
+    return Entry(key=key, guid=key, link=f"https://news.example/{key}", title=title, summary=summary,
+                 published=published, content_hash=hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest())
+
+
+async def test_pipeline_output_is_readable(api: Any, runtime: Any, reader: dict[str, str]) -> None:
+    """Entries classified and grouped by the real pipeline show up as one event with two reports,
+    and the near-miss as an item with its (negative) verdict."""
+    published = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    now = runtime.clock()
+    async with runtime.sessions() as session, session.begin():
+        source = source_store.new_source(SourceSpec(id="news", name="News", url="https://news.example/rss",
+                                                    kind="news", language="en"), origin="config", now=now)
+        session.add(source)
+        await session.flush()
+        await process_entries(session, source, [
+            entry("a1", "ICO fines Clearview AI £7.5 million over facial recognition database",
+                  "The UK Information Commissioner's Office fined Clearview AI Inc £7,552,800 and issued an "
+                  "enforcement notice ordering it to delete images of UK residents.", published),
+            entry("b1", "UK watchdog fines facial recognition firm Clearview AI £7.5m",
+                  "Britain's data protection regulator, the ICO, said Clearview AI must stop scraping and delete "
+                  "the faces of people in the UK.", published + timedelta(hours=5)),
+            entry("c1", "ICO publishes annual report", "The regulator's annual report is out.", published),
+        ], runtime.classifier, now)
+    events = (await (await api.get("/v1/events?jurisdiction=GB&action_type=fine", headers=reader)).json())["data"]
+    assert len(events) == 1 and events[0]["regulator"] == "ICO" and events[0]["currency"] == "GBP"
+    detail = await (await api.get(f"/v1/events/{events[0]['id']}", headers=reader)).json()
+    assert sorted(item["source"]["id"] for item in detail["items"]) == ["news", "news"]
+    near = (await (await api.get("/v1/items?enforcement=false", headers=reader)).json())["data"]
+    assert [item["title"] for item in near] == ["ICO publishes annual report"]
+    assert near[0]["verdict"]["is_enforcement"] is False and near[0]["event_id"] is None
