@@ -147,8 +147,10 @@ class Fetcher:
         async with self._global:
             started = time.monotonic()
             try:
-                async with asyncio.timeout(self._limits.total_timeout):
-                    result = await self._follow(url, etag, last_modified)
+                # the total timeout starts once a per-host slot is ours: time queued behind
+                # another (maybe hanging) feed of the same host is not this feed's fault
+                async with asyncio.timeout(None) as deadline:
+                    result = await self._follow(url, etag, last_modified, deadline)
             except aiohttp.ConnectionTimeoutError:
                 raise FetchError(f"connect timed out after {self._limits.connect_timeout:g}s for {url}") from None
             except TimeoutError:
@@ -166,7 +168,8 @@ class Fetcher:
             result.elapsed_s = time.monotonic() - started
             return result
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def _follow(self, url: str, etag: str | None, last_modified: str | None,
+                      deadline: asyncio.Timeout) -> FetchResult:
         headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": self._limits.user_agent}
         if etag:
             headers["If-None-Match"] = etag
@@ -177,24 +180,25 @@ class Fetcher:
         all_permanent = True
         current = url
         for _hop in range(self._limits.max_redirects + 1):
-            async with (
-                self._host_slot(urlsplit(current).hostname or ""),
-                self._session.get(current, headers=headers, allow_redirects=False, timeout=timeout) as resp,
-            ):
-                if resp.status in REDIRECT_STATUSES:
-                    location = resp.headers.get("Location")
-                    if not location:
-                        raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
-                                         status=resp.status)
-                    all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
-                    target = urljoin(current, location.strip())
-                    self._guard.check_url(target)
-                    if target in seen:
-                        raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
-                    seen.add(target)
-                    current = target
-                    continue
-                return await self._result(resp, current, url, all_permanent, etag, last_modified)
+            async with self._host_slot(urlsplit(current).hostname or ""):
+                if deadline.when() is None:
+                    deadline.reschedule(asyncio.get_running_loop().time() + self._limits.total_timeout)
+                async with self._session.get(current, headers=headers, allow_redirects=False,
+                                             timeout=timeout) as resp:
+                    if resp.status in REDIRECT_STATUSES:
+                        location = resp.headers.get("Location")
+                        if not location:
+                            raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
+                                             status=resp.status)
+                        all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
+                        target = urljoin(current, location.strip())
+                        self._guard.check_url(target)
+                        if target in seen:
+                            raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
+                        seen.add(target)
+                        current = target
+                        continue
+                    return await self._result(resp, current, url, all_permanent, etag, last_modified)
         raise FetchError(f"more than {self._limits.max_redirects} redirects fetching {url}")
 
     async def _result(self, resp: aiohttp.ClientResponse, final: str, start: str, all_permanent: bool,
