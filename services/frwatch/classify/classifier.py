@@ -31,6 +31,7 @@ from frwatch.classify.text import display, fold, fold_display
 THRESHOLD = 0.5
 _RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
 _MONETARY = {"fine", "settlement", "penalty_payment"}
+_FINDINGS = {"determination"}
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,10 @@ class Classifier:
 
     @staticmethod
     def _action(lex: Lexicon, segments: tuple[Segment, ...]) -> _Action | None:
+        """The headline's strongest cue, else the summary's; a bare finding in the headline
+        ("used X unlawfully") yields to a monetary action stated in the summary."""
         weak: _Action | None = None
+        strongest: list[_Action] = []
         for i, seg in enumerate(segments):
             for rule, pattern in lex.actions:
                 m = pattern.search(seg.folded)
@@ -208,9 +212,14 @@ class Classifier:
                 action_type, strong = _RULES[rule]
                 found = _Action(rule, action_type, strong, i, m.group(0), m.start())
                 if strong:
-                    return found
+                    strongest.append(found)
+                    break
                 weak = weak or found
-        return weak
+            if strongest and strongest[0].action_type not in _FINDINGS:
+                return strongest[0]
+        if len(strongest) == 2 and strongest[1].action_type in _MONETARY:
+            return strongest[1]
+        return strongest[0] if strongest else weak
 
     def _regulator(self, lex: Lexicon, segments: tuple[Segment, ...], places: list[str],
                    action: _Action | None, item: ItemText,

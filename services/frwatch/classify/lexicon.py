@@ -13,15 +13,20 @@ import yaml
 from frwatch.classify.text import compile_terms, fold
 
 #: Action rules in priority order: (rule key in the YAML, action_type reported, strong cue).
-#: When several fire in one segment the first listed wins, so "fined … and ordered to delete"
-#: is a fine, while a finding ("unlawful") only counts when nothing more specific is said.
+#: Precedence on combined decisions: the headline (title) decides when it has a strong cue;
+#: when several fire in one segment the first listed wins, so "fined … and ordered to delete"
+#: is a fine, an order to stop *and* delete is a deletion order, and a finding ("unlawful")
+#: only counts when nothing more specific is said. A penalty payment outranks a fine because
+#: reports of one usually recall the earlier fine. (The classifier then lets a monetary action
+#: in the summary outrank a bare finding in the title, and turns non-monetary court actions
+#: into judgments.)
 ACTION_RULES: tuple[tuple[str, str, bool], ...] = (
     ("penalty_payment", "penalty_payment", True),
     ("fine", "fine", True),
     ("ban", "ban", True),
     ("settlement", "settlement", True),
-    ("enforcement_notice", "enforcement_notice", True),
     ("deletion_order", "deletion_order", True),
+    ("enforcement_notice", "enforcement_notice", True),
     ("stop_order", "enforcement_notice", True),
     ("reprimand", "reprimand", True),
     ("warning", "warning", True),
@@ -79,11 +84,12 @@ def load_lexicon(path: Path) -> Lexicon:
     if not isinstance(data, dict) or "language" not in data:
         raise LexiconError(f"{path.name}: missing 'language'")
     vocabulary: set[str] = set()
+    digraphs = bool(data.get("umlaut_digraphs"))
     cues: dict[str, re.Pattern[str] | None] = {}
     for key in CUE_KEYS:
         terms = _strings(data, key, path)
         vocabulary |= _words_of(terms)
-        cues[key] = compile_terms(terms)
+        cues[key] = compile_terms(terms, digraphs)
     raw_actions = data.get("actions") or {}
     unknown = set(raw_actions) - {rule for rule, _, _ in ACTION_RULES}
     if unknown:
@@ -92,11 +98,11 @@ def load_lexicon(path: Path) -> Lexicon:
     for rule, _, _ in ACTION_RULES:
         terms = _strings(raw_actions, rule, path)
         vocabulary |= _words_of(terms)
-        pattern = compile_terms(terms)
+        pattern = compile_terms(terms, digraphs)
         if pattern is not None:
             actions.append((rule, pattern))
     raw_neg = data.get("negative") or {}
-    negatives = {key: compile_terms(_strings(raw_neg, key, path)) for key in NEGATIVE_KEYS}
+    negatives = {key: compile_terms(_strings(raw_neg, key, path), digraphs) for key in NEGATIVE_KEYS}
     money = data.get("money") or {}
     try:
         words = MoneyWords(

@@ -14,7 +14,9 @@ Lexicon term syntax (see ``config/rules/README.md``):
 * a space matches any run of spaces or hyphens, so ``face scan`` also matches "face-scan";
 * `` ... `` allows up to six words in between: ``ordered ... delete`` matches
   "ordered Clearview AI to delete";
-* a term starting with ``re:`` is a raw regular expression over folded text.
+* a term starting with ``re:`` is a raw regular expression over folded text;
+* with ``digraphs`` (German: ``umlaut_digraphs: true``) the spellings ``ae``/``oe``/``ue`` in a term
+  also match the folded umlaut (``loeschung`` matches "Löschung", which folds to "loschung").
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def fold_display(text: str) -> str:
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
-def term_regex(term: str) -> str:
+_DIGRAPHS = re.compile(r"([aou])e")
+
+
+def term_regex(term: str, digraphs: bool = False) -> str:
     """Translate one lexicon term into a regular expression over folded text."""
     if term.startswith("re:"):
         return term[3:]
@@ -56,7 +61,7 @@ def term_regex(term: str) -> str:
     suffix = folded.endswith("*")
     pieces = []
     for gap_part in folded.strip("*").split(" ... "):
-        words = [_word_regex(w) for w in re.split(r"[\s\-]+", gap_part.strip()) if w]
+        words = [_word_regex(w, digraphs) for w in re.split(r"[\s\-]+", gap_part.strip()) if w]
         pieces.append(r"[\s\-]+".join(words))
     body = GAP.join(pieces)
     start = "" if prefix else _BOUNDARY  # no left boundary: matches inside compounds
@@ -64,18 +69,22 @@ def term_regex(term: str) -> str:
     return f"{start}{body}{end}"
 
 
-def _word_regex(word: str) -> str:
+def _word_regex(word: str, digraphs: bool = False) -> str:
     """A word inside a term; a trailing ``*`` on an inner word allows any ending."""
-    return re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word)
+    star = word.endswith("*")
+    body = re.escape(word[:-1] if star else word)
+    if digraphs:
+        body = _DIGRAPHS.sub(r"\1e?", body)
+    return body + r"\w*" if star else body
 
 
-def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
+def compile_terms(terms: Iterable[str], digraphs: bool = False) -> re.Pattern[str] | None:
     """One alternation for a list of terms (longest first so the reported match is the fullest).
 
     The word-start lookbehind is hoisted out of the alternation: checked once per position
     instead of once per term, which makes matching about fifteen times faster.
     """
-    regexes = sorted({term_regex(t) for t in terms}, key=len, reverse=True)
+    regexes = sorted({term_regex(t, digraphs) for t in terms}, key=len, reverse=True)
     if not regexes:
         return None
     bounded = [r[len(_BOUNDARY):] for r in regexes if r.startswith(_BOUNDARY)]

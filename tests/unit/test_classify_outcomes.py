@@ -1,0 +1,77 @@
+"""Outcome/posture cues and broadened action vocabulary, on sentences written for these tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from frwatch.classify import Classifier, ItemText
+from frwatch.classify.text import compile_terms, term_regex
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load()
+
+
+def verdict(clf: Classifier, title: str, summary: str = "", language: str | None = None):
+    return clf.classify(ItemText(id="t", title=title, summary=summary, language=language))
+
+
+def test_umlaut_digraph_terms_match_folded_umlauts() -> None:
+    pattern = compile_terms(["*loeschung ... an", "pruefung"], digraphs=True)
+    assert pattern is not None
+    assert pattern.search("behorde ordnet die loschung der fotos an")
+    assert pattern.search("die loeschung wird an")
+    assert pattern.search("eine prufung")
+    assert not re.search(term_regex("*loeschung ... an"), "behorde ordnet die loschung der fotos an")
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    # appeal/review filed by the company
+    ("en", "Retailer to challenge watchdog's facial recognition ruling",
+     "The grocery chain said it would seek a review of the privacy regulator's determination."),
+    ("fr", "Reconnaissance faciale : la société fait appel de la sanction de la CNIL", ""),
+    ("es", "La cadena recurre la multa de la AEPD por el reconocimiento facial", ""),
+    # ruling in the user's favour / decision overturned
+    ("en", "Court rules council's use of facial recognition cameras was lawful",
+     "A judge dismissed the campaigners' challenge against the city."),
+    ("de", "Verwaltungsgericht gibt Stadt recht: Gesichtserkennung am Bahnhof darf bleiben",
+     "Die Anordnung der Datenschutzbehörde wurde aufgehoben."),
+    ("it", "Il tribunale annulla la sanzione del Garante sul riconoscimento facciale", ""),
+    ("nl", "Rechter vernietigt boete van AP voor gezichtsherkenning bij sportschool", ""),
+    ("pt", "Tribunal anula multa aplicada a loja por reconhecimento facial", ""),
+    ("el", "Το δικαστήριο ακύρωσε το πρόστιμο για την αναγνώριση προσώπου", ""),
+    # regulator decides not to act / voluntary withdrawal / process opened
+    ("en", "Privacy regulator drops further action against face search site",
+     "The commissioner said a determination was not warranted."),
+    ("es", "Una cadena de gimnasios desiste del reconocimiento facial",
+     "La AEPD mantiene abierto un procedimiento sancionador."),
+    ("sv", "IMY avskriver ärendet om ansiktsigenkänning i butik", ""),
+    ("sv", "Datainspektionen ger kommunen klartecken för ansiktsigenkänning", ""),
+])
+def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
+    v = verdict(clf, title, summary, language)
+    assert not v.is_enforcement, v.reasons
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "action_type"), [
+    ("sv", "Kommunen får böta 300 000 kronor för ansiktsigenkänning i skolan",
+     "IMY konstaterar att behandlingen saknade rättslig grund.", "fine"),
+    ("sv", "Butikskedja döms att betala skadestånd för ansiktsigenkänning",
+     "Tingsrätten slog fast att kunderna filmats utan samtycke.", "fine"),
+    ("el", "Η εταιρεία θα πληρώσει 2 εκατ. δολάρια σε διακανονισμό για αναγνώριση προσώπου",
+     "Ο γενικός εισαγγελέας ανακοίνωσε τη συμφωνία.", "settlement"),
+    ("pt", "Justiça manda prefeitura suspender câmeras de reconhecimento facial",
+     "O tribunal determina que o município interrompa o tratamento de dados faciais.", "judgment"),
+    ("de", "Datenschutzbeauftragte ordnet Löschung von Gesichtsdaten bei Fitnessstudio an",
+     "Die Verarbeitung der Gesichtsbilder sei rechtswidrig.", "deletion_order"),
+    ("nl", "Toezichthouder: supermarkt schond privacyregels met gezichtsherkenning",
+     "De autoriteit oordeelde dat klanten niet waren geïnformeerd.", "determination"),
+    ("el", "Η Αρχή «τιμώρησε» αλυσίδα καταστημάτων για αναγνώριση προσώπου με 1 εκατ. ευρώ", "", "fine"),
+])
+def test_broadened_action_vocabulary(clf, language, title, summary, action_type) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert v.action_type == action_type, v.reasons
