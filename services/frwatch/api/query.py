@@ -51,9 +51,10 @@ def check_text(name: str, value: str) -> str:
 
 
 def refuse_unknown(params: Params, allowed: Collection[str]) -> None:
+    expected = f"expected one of {', '.join(sorted(allowed))}" if allowed else "this route takes no parameters"
     for name in params:
         if name not in allowed:
-            raise bad(name, f"unknown parameter; expected one of {', '.join(sorted(allowed))}")
+            raise bad(name, f"unknown parameter; {expected}")
 
 
 def single(params: Params, name: str, parse: Callable[[str], T]) -> T | None:
