@@ -224,12 +224,20 @@ class Classifier:
     def _regulator(self, lex: Lexicon, segments: tuple[Segment, ...], places: list[str],
                    action: _Action | None, item: ItemText,
                    action_type: str | None = None) -> Regulator | str | None:
-        """Who acted: named body, generic reference + place, state AG, court, or the feed's own."""
+        """Who acted, from the text before the feed: a body named outright (title, then summary;
+        a country's regulator such as "the Dutch regulator" counts as named), a state AG, a
+        country acting in the headline ("Italy fines …"), a generic noun that defaults to one
+        body ("Datenschutzbehörde"), a court for judgments, and only then the feed's own body."""
         g = self._gazetteer
         authority = lex.cues["authority"]
         title, summary = segments
-        if title.regulators:
-            return g.resolve(title.regulators[0], places)
+        # a generic noun counts as a name when a place in the text picks its body
+        # ("Information Commissioner" in an item about Australians)
+        named = [[h for h in seg.regulators if not g.is_generic(h)]
+                 + [h for h in seg.regulators if g.is_generic(h) and g.anchored(h, places)]
+                 for seg in segments]
+        if named[0]:
+            return g.resolve(named[0][0], places)
         if reg := generic_regulator(title, authority, g):
             return reg
         ag = lex.cues["attorney_general"]
@@ -238,10 +246,19 @@ class Classifier:
             return g.attorney_general(states[0])
         if state := state_party(segments, lex, g):
             return g.attorney_general(state)
-        if summary.regulators:
-            return g.resolve(summary.regulators[0], places)
+        if named[1]:
+            return g.resolve(named[1][0], places)
         if reg := generic_regulator(summary, authority, g):
             return reg
+        if action is not None and action.segment == 0 and action.rule != "settlement":
+            for hit in title.places:
+                if self._place_acts(title, action) and 0 <= action.start - hit.end <= 2:
+                    code = next((c for c in hit.refs if not c.startswith("US-")), None)
+                    if code and (reg := g.national(code)):
+                        return reg
+        for seg in segments:
+            if seg.regulators:
+                return g.resolve(seg.regulators[0], places)
         if action_type == "judgment":
             return court_name(title, lex) or court_name(summary, lex)
         if source := self._source_regulator(item, places):

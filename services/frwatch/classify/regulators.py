@@ -133,7 +133,13 @@ class Gazetteer:
                                      region=r.get("region")) for r in data.get("regulators", [])]
         raw_regs = data.get("regulators", [])
         self._regulators = _Matcher((a, reg) for reg, r in zip(self.regulators, raw_regs)
-                                    for a in r.get("aliases", [reg.name]))
+                                    for a in [*r.get("aliases", [reg.name]),
+                                              *r.get("generic_aliases", [])])
+        # common nouns that name a body only by default ("Datenschutzbehörde", "Garante",
+        # "Information Commissioner"): they lose to a body named outright or a country's
+        # regulator ("the Dutch regulator") in the same text
+        self._generic = frozenset(" ".join(_WORD.findall(fold(a))) for r in raw_regs
+                                  for a in r.get("generic_aliases", []))
         places = data.get("places", {})
         self.place_names = {str(code): str(names[0]) for code, names in places.items()}
         self._places = _Matcher((n, str(code)) for code, names in places.items() for n in names)
@@ -154,6 +160,15 @@ class Gazetteer:
         """Regulators, places and known organisations mentioned in a text."""
         words = Words.of(raw, folded)
         return self._regulators.find(words), self._places.find(words), self._entities.find(words)
+
+    def is_generic(self, hit: Hit) -> bool:
+        """The hit is a generic noun ("data protection authority") rather than a name."""
+        return " ".join(_WORD.findall(hit.text)) in self._generic
+
+    def anchored(self, hit: Hit, place_codes: Iterable[str]) -> bool:
+        """One of the bodies a hit may mean is in a place the text names."""
+        codes = {self.jurisdiction_of(c) for c in place_codes} | set(place_codes)
+        return any(reg.jurisdiction in codes or reg.region in codes for reg in hit.refs)
 
     def national(self, code: str) -> Regulator | None:
         """The body a generic reference ("the Greek regulator") means for a place code."""
