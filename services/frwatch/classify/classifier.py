@@ -78,7 +78,7 @@ class Classifier:
     def __init__(self, lexicons: dict[str, Lexicon], gazetteer: Gazetteer, money: MoneyParser,
                  rates: Rates) -> None:
         self._lexicons = lexicons
-        self._targets = {lang: TargetFinder(lex) for lang, lex in lexicons.items()}
+        self._targets = {lang: TargetFinder(lex, gazetteer.not_targets) for lang, lex in lexicons.items()}
         self._gazetteer = gazetteer
         self._money = money
         self._rates = rates
@@ -97,7 +97,8 @@ class Classifier:
             scales.update(lex.money.scales)
             words.update(lex.money.currencies)
             per_period.extend(lex.money.per_period)
-        money = MoneyParser(symbols, scales, words, per_period)
+        function_words = {w for lex in lexicons.values() for w in lex.stopwords}
+        money = MoneyParser(symbols, scales, words, per_period, function_words)
         return cls(lexicons, Gazetteer.load(rules_dir.parent / "regulators.yaml"), money, rates)
 
     def _segment(self, name: str, text: str) -> Segment:
@@ -179,11 +180,15 @@ class Classifier:
         reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
         jurisdiction = self._jurisdiction(regulator, places, item)
         excluded = {fold(h.text) for s in segments for h in s.regulators}
-        excluded |= {h.text for s in segments for h in s.places if "-" not in h.refs[0]}
+        excluded |= {h.text for s in segments for h in s.places
+                     if "-" not in h.refs[0] or h.refs[0].startswith("US-")}
         if reg_name:
             excluded.add(fold(reg_name))
         target = find_target(self._targets[lang], segments, excluded)
-        money = choose_amount([self._money.find_all(s.raw) for s in segments])
+        if target:
+            target = self._gazetteer.canonical_entity(target)
+        money = choose_amount([self._money.find_all(s.raw, lex.money.thousands, s.folded)
+                               for s in segments])
         amount = money.amount if money else None
         currency = money.currency if money else None
         if money and currency is None and jurisdiction:

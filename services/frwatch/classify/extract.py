@@ -33,7 +33,8 @@ class Segment:
 class TargetFinder:
     """Language-specific patterns around a capitalised organisation name ({ORG})."""
 
-    def __init__(self, lex: Lexicon) -> None:
+    def __init__(self, lex: Lexicon, not_targets: frozenset[str] = frozenset()) -> None:
+        self._not_targets = not_targets  # folded words that never name a target (law names)
         conn = "|".join(re.escape(c) for c in lex.org_connectors) or "of"
         nouns = "|".join(re.escape(n) for n in lex.org_nouns)
         noun_tail = rf"(?:\s(?i:{nouns})(?!\w))?" if nouns else ""
@@ -58,6 +59,13 @@ class TargetFinder:
             tokens.pop(0)
         if not tokens or not any(c.isalpha() for c in "".join(tokens)):
             return None
+        cleaned = " ".join(tokens)
+        key = fold(cleaned)
+        if self._not_targets and not self._not_targets.isdisjoint(re.findall(r"\w+", key)):
+            return None  # "the GDPR", "Första GDPR-boten"
+        company = self._lex.cues.get("company_words")
+        while len(tokens) > 1 and company is not None and company.search(fold(tokens[0])):
+            tokens.pop(0)  # "Gesichtserkennungsfirma Clearview" → "Clearview"
         cleaned = " ".join(tokens)
         key = fold(cleaned)
         if key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary):
@@ -137,15 +145,23 @@ def generic_regulator(seg: Segment, authority: re.Pattern[str] | None,
 
 
 def court_name(seg: Segment, lex: Lexicon) -> str | None:
+    """A court's name as written: "Court of Appeal", "Fuyang District People's Court", or a
+    head word in running text with its place: "le tribunal administratif de Marseille" →
+    "Tribunal administratif de Marseille"."""
     if not lex.court_heads:
         return None
     heads = "|".join(re.escape(h) for h in lex.court_heads)
     conn = "|".join(re.escape(c) for c in lex.org_connectors) or "of"
     m = re.search(rf"(?:{_TOKEN}\s){{0,4}}(?:{heads})(?:\s(?:{conn})\s{_TOKEN}(?:\s{_TOKEN}){{0,3}})?",
                   seg.raw)
-    if not m or " " not in m.group(0):
+    if m and " " in m.group(0):
+        return m.group(0).strip(" .,")
+    m = re.search(rf"(?<!\w)(?i:{heads})(?:\s[^\W\d]+){{0,2}}?\s(?:{conn})\s{_TOKEN}(?:\s{_TOKEN}){{0,2}}",
+                  seg.raw)
+    if not m:
         return None
-    return m.group(0).strip(" .,")
+    name = m.group(0).strip(" .,")
+    return name[0].upper() + name[1:]
 
 
 def state_party(segments: Sequence[Segment], lex: Lexicon, gazetteer: Gazetteer) -> str | None:

@@ -49,6 +49,8 @@ class MoneyWords:
     scales: Mapping[str, float]
     currencies: Mapping[str, str]
     per_period: tuple[str, ...]
+    #: the grouping separator in figures ("." in "1.400 millones", "," in "1,400 million")
+    thousands: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def load_lexicon(path: Path) -> Lexicon:
             scales={fold(str(k)): float(v) for k, v in (money.get("scales") or {}).items()},
             currencies={fold(str(k)): str(v) for k, v in (money.get("currencies") or {}).items()},
             per_period=tuple(_strings(money, "per_period", path)),
+            thousands=str(money["thousands"]) if money.get("thousands") else None,
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise LexiconError(f"{path.name}: money: {exc}") from exc

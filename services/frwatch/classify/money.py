@@ -15,6 +15,8 @@ import yaml
 from frwatch.classify.text import compile_terms, fold
 
 _NEXT_FIGURE = re.compile(r"[\d€£$(]")
+_NEXT_WORD = re.compile(r"\s+([^\W\d]+)")
+_DIGIT = re.compile(r"\d")
 _NUMBER = r"(?P<num>\d{1,3}(?:[ .,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
 
 
@@ -29,11 +31,13 @@ class Money:
     parenthetical: bool
 
 
-def parse_number(text: str, scaled: bool) -> float:
+def parse_number(text: str, scaled: bool, thousands: str | None = None) -> float:
     """Parse digits written with any common grouping/decimal convention.
 
-    With a scale word ("2,5 miljoner", "1.375 billion") a lone separator is a decimal point;
-    without one, a separator followed by exactly three digits groups thousands ("50.000 euro").
+    With a scale word ("2,5 miljoner", "1.375 billion") a lone separator is a decimal point,
+    unless it is the language's thousands separator before exactly three digits ("1.400
+    millones" in Spanish, "1,400 million" in English); without one, a separator followed by
+    exactly three digits groups thousands ("50.000 euro").
     """
     s = text.replace(" ", "").replace("'", "")
     dots, commas = s.count("."), s.count(",")
@@ -43,7 +47,8 @@ def parse_number(text: str, scaled: bool) -> float:
     elif dots + commas == 1:
         sep = "." if dots else ","
         head, tail = s.split(sep)
-        s = f"{head}.{tail}" if scaled or len(tail) != 3 else head + tail
+        grouping = len(tail) == 3 and (not scaled or sep == thousands)
+        s = head + tail if grouping else f"{head}.{tail}"
     elif dots + commas > 1:
         s = s.replace(".", "").replace(",", "")
     return float(s)
@@ -57,7 +62,11 @@ class MoneyParser:
     """Compiled once from the currency symbols (rates.yaml) and every lexicon's money words."""
 
     def __init__(self, symbols: Mapping[str, str], scales: Mapping[str, float],
-                 words: Mapping[str, str], per_period: Iterable[str]) -> None:
+                 words: Mapping[str, str], per_period: Iterable[str],
+                 function_words: Iterable[str] = ()) -> None:
+        #: words that may follow a bare figure that is still money ("2,5 millones por …");
+        #: any other word makes it a count ("5 million images")
+        self._function_words = frozenset(function_words)
         self._currency = {fold(k): v for k, v in {**symbols, **words}.items()}
         self._scales = {fold(k): v for k, v in scales.items()}
         prefix = _alternation(fold(s) for s in symbols)
@@ -73,10 +82,10 @@ class MoneyParser:
         )
         self._per_period = compile_terms(per_period)
 
-    def _money(self, folded: str, m: re.Match[str]) -> Money:
+    def _money(self, folded: str, m: re.Match[str], thousands: str | None = None) -> Money:
         groups = m.groupdict()
         scale_word = groups.get("tight") or groups.get("loose")
-        amount = parse_number(m.group("num"), scaled=scale_word is not None)
+        amount = parse_number(m.group("num"), scaled=scale_word is not None, thousands=thousands)
         if scale_word:
             amount *= self._scales[scale_word]
         code = groups.get("pre") or groups.get("post")
@@ -91,19 +100,36 @@ class MoneyParser:
             parenthetical="(" in before and ")" not in before,
         )
 
-    def find_all(self, text: str) -> list[Money]:
-        """Every amount in ``text`` in order; amounts with no currency word have currency None."""
-        folded = fold(text)
+    def find_all(self, text: str, thousands: str | None = None,
+                 folded: str | None = None) -> list[Money]:
+        """Every amount in ``text`` in order; amounts with no currency word have currency None.
+
+        ``thousands`` is the language's grouping separator ("." or ","), ``folded`` the text
+        already folded (saves folding it again)."""
+        folded = fold(text) if folded is None else folded
+        if not _DIGIT.search(folded):
+            return []
         found = []
         taken: list[tuple[int, int]] = []
-        for pattern in self._patterns:  # most specific first; later ones only fill the gaps
+        for index, pattern in enumerate(self._patterns):  # most specific first; later ones fill gaps
             for m in pattern.finditer(folded):
                 if any(m.start() < end and start < m.end() for start, end in taken):
                     continue
+                if index == len(self._patterns) - 1 and self._counted(folded, m.end()):
+                    continue
                 taken.append((m.start(), m.end()))
-                found.append(self._money(folded, m))
+                found.append(self._money(folded, m, thousands))
         found.sort(key=lambda money: money.start)
         return found
+
+
+    def _counted(self, folded: str, end: int) -> bool:
+        """A bare figure followed by a content word counts things: "5 million images"."""
+        if not self._function_words:
+            return False
+        m = _NEXT_WORD.match(folded, end)
+        return bool(m and m.group(1) not in self._function_words
+                    and m.group(1) not in self._currency)
 
 
 class Rates:

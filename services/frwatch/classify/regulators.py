@@ -146,6 +146,10 @@ class Gazetteer:
         entities = data.get("entities", [])
         self._entities = _Matcher((a, Entity(str(e["name"]), bool(e.get("face_vendor"))))
                                   for e in entities for a in e.get("aliases", [e["name"]]))
+        self.not_targets = frozenset(fold(w) for w in data.get("not_targets", []))
+        self._entity_names = {" ".join(_WORD.findall(fold(a))): str(e["name"])
+                              for e in entities for a in e.get("aliases", [e["name"]])
+                              if not str(a).endswith("*")}
         self._ag_template = str(data.get("attorney_general_name", "{state} AG"))
         self._national: dict[str, Regulator] = {}
         for reg in self.regulators:
@@ -169,6 +173,10 @@ class Gazetteer:
         """One of the bodies a hit may mean is in a place the text names."""
         codes = {self.jurisdiction_of(c) for c in place_codes} | set(place_codes)
         return any(reg.jurisdiction in codes or reg.region in codes for reg in hit.refs)
+
+    def canonical_entity(self, name: str) -> str:
+        """A known organisation's canonical name for any of its aliases ("polisen")."""
+        return self._entity_names.get(" ".join(_WORD.findall(fold(name))), name)
 
     def national(self, code: str) -> Regulator | None:
         """The body a generic reference ("the Greek regulator") means for a place code."""
