@@ -82,6 +82,7 @@ class Classifier:
         self._gazetteer = gazetteer
         self._money = money
         self._rates = rates
+        self._sources: dict[str, Segment] = {}  # feed names recur: scan each once
 
     @classmethod
     def load(cls, rules_dir: Path | None = None) -> Classifier:
@@ -132,6 +133,8 @@ class Classifier:
         else:
             reasons.append("no face evidence" + (f" (other biometric:'{other_bio[0][1]}')" if other_bio else ""))
         has_face = len(reasons) > 1 and not reasons[-1].startswith("no face")
+        if not has_face:  # capped below the threshold whatever else is said: stop here
+            return Verdict(False, round(min(score, 0.3), 3), reasons=reasons)
 
         action = self._action(lex, segments)
         if action:
@@ -154,6 +157,12 @@ class Classifier:
             reasons.append("actor:'" + (named_hits[0] if named_hits else source.name if source else
                                         cue_terms[0] if cue_terms else action.rule) + "'")
 
+        if action is None:
+            score = min(score, 0.35)
+        if not actor:
+            score = min(score, 0.4)
+        if score < THRESHOLD:  # negative cues can only lower it further
+            return Verdict(False, round(max(0.0, score), 3), reasons=reasons)
         for kind, pattern in lex.negatives.items():
             if pattern is None:
                 continue
@@ -162,12 +171,6 @@ class Classifier:
                 if m:
                     score -= 0.6 if i == 0 else 0.2
                     reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
-        if not has_face:
-            score = min(score, 0.3)
-        if action is None:
-            score = min(score, 0.35)
-        if not actor:
-            score = min(score, 0.4)
         score = round(max(0.0, min(1.0, score)), 3)
         if score < THRESHOLD:
             return Verdict(False, score, reasons=reasons)
@@ -280,7 +283,11 @@ class Classifier:
         for text in (item.source_regulator, item.source_name):
             if not text:
                 continue
-            source = self._segment("source", text)
+            source = self._sources.get(text)
+            if source is None:
+                if len(self._sources) > 4096:
+                    self._sources.clear()
+                source = self._sources[text] = self._segment("source", text)
             if source.regulators:
                 return g.resolve(source.regulators[0], places)
             ag = self._lexicons["en"].cues["attorney_general"]

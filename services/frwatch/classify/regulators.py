@@ -47,19 +47,27 @@ class Hit:
 _WORD = re.compile(r"\w+")
 
 
-@dataclass(frozen=True)
 class Words:
-    """A text split into words once, shared by all gazetteer lookups."""
+    """A text split into words once, shared by all gazetteer lookups; word offsets are
+    computed only when some lookup needs them (most texts hit nothing)."""
 
-    folded: str
-    spans: list[tuple[int, int]]
-    words: list[str]
-    raw_words: list[str]
+    __slots__ = ("folded", "words", "raw_words", "_spans")
+
+    def __init__(self, folded: str, words: list[str], raw_words: list[str]) -> None:
+        self.folded = folded
+        self.words = words
+        self.raw_words = raw_words
+        self._spans: list[tuple[int, int]] | None = None
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = [m.span() for m in _WORD.finditer(self.folded)]
+        return self._spans
 
     @classmethod
     def of(cls, raw: str, folded: str) -> Words:
-        spans = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
-        return cls(folded, spans, [folded[a:b] for a, b in spans], _WORD.findall(raw))
+        return cls(folded, _WORD.findall(folded), _WORD.findall(raw))
 
 
 class _Matcher:
@@ -85,16 +93,21 @@ class _Matcher:
         self._starts = frozenset(k[0] for k in self._exact) | {h[0] for h, _, _ in self._prefix if h}
         self._word_prefixes = tuple(p for h, p, _ in self._prefix if not h)
 
-    def find(self, words: Words) -> list[Hit]:
-        spans, folded = words.spans, words.folded
-        raw_words = words.raw_words if len(words.raw_words) == len(words.words) else None
-        words = words.words  # type: ignore[assignment]
+    def find(self, text: Words) -> list[Hit]:
         hits: list[Hit] = []
+        words = text.words
+        starts, prefixes = self._starts, self._word_prefixes
+        if not prefixes and starts.isdisjoint(words):
+            return hits
+        spans, folded = text.spans, text.folded
+        raw_words = text.raw_words if len(text.raw_words) == len(words) else None
+        candidates = [i for i, w in enumerate(words)
+                      if w in starts or (prefixes and w.startswith(prefixes))]
         i = 0
-        while i < len(words):
-            if words[i] not in self._starts and not words[i].startswith(self._word_prefixes):
-                i += 1
-                continue
+        for c in candidates:
+            if c < i:
+                continue  # inside the previous hit
+            i = c
             hit = self._at(i, words, raw_words, spans, folded)
             if hit is None:
                 i += 1

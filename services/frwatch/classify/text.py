@@ -36,7 +36,9 @@ GAP = r"(?:\W+\w+){0,6}?\W+"
 
 def display(text: str) -> str:
     """Original casing and accents, with quotes, dashes and spaces unified (NFC)."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text).translate(_QUOTES)).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text).translate(_QUOTES)
+    return _SPACES.sub(" ", text).strip()
 
 
 def fold(text: str) -> str:
@@ -46,6 +48,8 @@ def fold(text: str) -> str:
 
 def fold_display(text: str) -> str:
     """:func:`fold` for text that is already :func:`display` text."""
+    if text.isascii():  # nothing to decompose (most English items)
+        return text.lower()
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
@@ -89,7 +93,11 @@ def compile_terms(terms: Iterable[str], digraphs: bool = False) -> re.Pattern[st
         return None
     bounded = [r[len(_BOUNDARY):] for r in regexes if r.startswith(_BOUNDARY)]
     free = [r for r in regexes if not r.startswith(_BOUNDARY)]
-    parts = ([f"{_BOUNDARY}(?:{'|'.join(bounded)})"] if bounded else []) + [f"(?:{r})" for r in free]
+    # a one-character lookahead of the terms' first letters: most word starts fail at once
+    firsts = {r[0] for r in bounded}
+    guard = (f"(?=[{''.join(sorted(firsts))}])"
+             if bounded and all(c.isalnum() for c in firsts) else "")
+    parts = ([f"{_BOUNDARY}{guard}(?:{'|'.join(bounded)})"] if bounded else []) + [f"(?:{r})" for r in free]
     return re.compile("|".join(parts))
 
 
