@@ -84,6 +84,7 @@ class Worker:
     async def shutdown(self) -> None:
         """Stop ticking, give work in flight the grace period, then release what is left."""
         self.stop.set()
+        self.deliverer.stop_claiming()
         # pause, not shutdown: APScheduler's AsyncIOExecutor.shutdown() cancels the ticks in
         # flight at once, which would skip the grace period
         self.scheduler.pause()
@@ -123,7 +124,7 @@ async def serve(settings: Settings) -> None:
     async with open_runtime(settings) as rt:
         await prepare(rt)
         worker = Worker(rt)
-        app = create_app(rt)
+        app = create_app(rt, deliverer=worker.deliverer)
         app[READY_CHECKS] = {"scheduler": worker.health}
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()

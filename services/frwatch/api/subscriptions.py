@@ -181,15 +181,16 @@ async def ping(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    """Routes, and a deliverer for pings; a process that already has one (``frwatch run``) may
-    put its own under ``DELIVERER`` before start-up, and then this one is never opened."""
-    own = Deliverer(app[RUNTIME])
-    app[DELIVERER] = own
+    """Routes, and a deliverer for pings: the process's own when ``create_app`` was given one
+    (``frwatch run``), else one this app opens on first ping and closes at cleanup."""
+    if DELIVERER not in app:
+        own = Deliverer(app[RUNTIME])
+        app[DELIVERER] = own
 
-    async def close_own(_: web.Application) -> None:
-        await own.close()
+        async def close_own(_: web.Application) -> None:
+            await own.close()
 
-    app.on_cleanup.append(close_own)
+        app.on_cleanup.append(close_own)
     app.router.add_post("/v1/subscriptions", create)
     app.router.add_get("/v1/subscriptions", list_)
     app.router.add_get("/v1/subscriptions/{id}", get)

@@ -89,6 +89,10 @@ class Deliverer:
                                    lease_until=now + self.rt.settings.lease_duration)
         return row.id, await self._attempt(row, subscription)
 
+    def stop_claiming(self) -> None:
+        """Graceful shutdown, first step: attempts in flight go on, no new rows are claimed."""
+        self._closing = True
+
     async def release_leases(self) -> None:
         """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry.
         An attempt already answered is recorded first (its row is then no longer leased)."""
