@@ -116,6 +116,8 @@ def load_lexicon(path: Path) -> Lexicon:
     except (TypeError, ValueError, AttributeError) as exc:
         raise LexiconError(f"{path.name}: money: {exc}") from exc
     stopwords = {fold(w) for w in _strings(data, "stopwords", path)}
+    # common nouns that may open a headline but never name an organisation alone ("School …")
+    vocabulary |= {fold(w) for w in _strings(data, "common_nouns", path)}
     return Lexicon(
         language=str(data["language"]),
         stopwords=frozenset(stopwords),

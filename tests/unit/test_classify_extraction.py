@@ -1,0 +1,110 @@
+"""Regulator, court, target and money extraction mechanisms, on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from frwatch.classify import Classifier, ItemText
+from frwatch.classify.money import parse_number
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load()
+
+
+def verdict(clf: Classifier, title: str, summary: str = "", language: str | None = None,
+            source_name: str | None = None):
+    return clf.classify(ItemText(id="t", title=title, summary=summary, language=language,
+                                 source_name=source_name))
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "source", "regulator", "jurisdiction"), [
+    # a named foreign regulator beats the outlet's language and generic nouns
+    ("de", "Frankreich: Fitnesskette muss Bußgeld wegen Gesichtserkennung zahlen",
+     "Die Datenschutzbehörde CNIL verhängte eine Strafe von 800.000 Euro.", "Tagesblatt", "CNIL", "FR"),
+    ("it", "La Francia multa una catena di palestre per il riconoscimento facciale",
+     "Il garante francese CNIL ha sanzionato la società con 900 mila euro.", "Giornale", "CNIL", "FR"),
+    # a country adjective next to an authority word means that country's DPA
+    ("es", "Multa millonaria a una cadena de supermercados por reconocimiento facial",
+     "La autoridad neerlandesa de protección de datos impuso la sanción.", "Diario", "AP", "NL"),
+    ("de", "Gesichtserkennung: Behörde verhängt Strafe gegen Modekette",
+     "Die italienische Datenschutzbehörde untersagt der Firma die Verarbeitung.", "Zeitung", "Garante", "IT"),
+    # a country acting in the headline
+    ("es", "Italia multa a una app de citas por el reconocimiento facial",
+     "La empresa deberá pagar 1 millón de euros.", "Diario", "Garante", "IT"),
+    # the generic noun still works when nothing better is said
+    ("de", "Datenschutzbehörde: Supermarkt verarbeitete Gesichtsbilder rechtswidrig",
+     "Die österreichische Behörde gab einer Kundin recht und ordnete die Löschung an.", None, "DSB", "AT"),
+    # regional DPA through a city adjective
+    ("de", "Hamburger Datenschutzbeauftragter verhängt Bußgeld wegen Gesichtserkennung im Stadion", "",
+     None, "HmbBfDI", "DE"),
+])
+def test_regulator_named_in_text_wins(clf, language, title, summary, source, regulator, jurisdiction) -> None:
+    v = verdict(clf, title, summary, language, source)
+    assert v.is_enforcement, v.reasons
+    assert (v.regulator, v.jurisdiction) == (regulator, jurisdiction)
+
+
+def test_court_in_running_text_is_the_regulator(clf) -> None:
+    v = verdict(clf, "Reconnaissance faciale au stade : le tribunal administratif de Lyon suspend le dispositif",
+                "Le juge estime que le club a traité des visages sans base légale.", "fr")
+    assert v.is_enforcement and v.action_type == "judgment"
+    assert v.regulator == "Tribunal administratif de Lyon"
+
+
+def test_brazilian_state_court_from_gazetteer(clf) -> None:
+    v = verdict(clf, "Justiça condena rede de farmácias por reconhecimento facial de clientes",
+                "O Tribunal de Justiça de São Paulo (TJ-SP) considerou ilegal a coleta de dados faciais.", "pt")
+    assert v.is_enforcement and (v.regulator, v.jurisdiction) == ("TJ-SP", "BR")
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    ("sv", "IMY: kommunen bröt mot dataskyddsförordningen med ansiktsigenkänning",
+     "Integritetsskyddsmyndigheten påför Polismyndigheten en sanktionsavgift på 1 000 000 kronor.",
+     "Polismyndigheten"),
+    ("sv", "Skola bötfälls för ansiktsigenkänning i matsalen",
+     "IMY påför utbildningsnämnden i Umeå kommun en sanktionsavgift på 150 000 kronor.", "Umeå kommun"),
+    ("en", "School reprimanded over facial recognition at the canteen",
+     "The ICO has issued a reprimand to Northgate Academy, which scanned pupils' faces without consent.",
+     "Northgate Academy"),
+    ("de", "Datenschutzbehörde: Gesichtserkennung im Kaufhaus verstößt gegen die DSGVO",
+     "Die österreichische Datenschutzbehörde hat festgestellt, dass die Firma Modehaus Berger gegen die DSGVO verstoßen hat.",
+     None),
+])
+def test_targets(clf, language, title, summary, target) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    if target is None:
+        assert v.target is None or "DSGVO" not in v.target
+    else:
+        assert v.target == target
+
+
+def test_swedish_police_is_the_target_and_canonical(clf) -> None:
+    v = verdict(clf, "Polisen får böta för ansiktsigenkänningsappen", "IMY konstaterar brister.", "sv")
+    assert v.is_enforcement and v.target == "Polismyndigheten"
+
+
+@pytest.mark.parametrize(("text", "scaled", "thousands", "value"), [
+    ("1.400", True, ".", 1400.0),
+    ("1.400", True, ",", 1.4),
+    ("1,375", True, ",", 1375.0),
+    ("2,5", True, ".", 2.5),
+    ("50.000", False, None, 50000.0),
+])
+def test_parse_number_with_thousands_separator(text, scaled, thousands, value) -> None:
+    assert parse_number(text, scaled, thousands) == value
+
+
+def test_scale_word_after_dot_grouping_in_spanish(clf) -> None:
+    v = verdict(clf, "Una red social pagará 2.300 millones de dólares a Illinois por el reconocimiento facial",
+                "El fiscal general anunció el acuerdo.", "es")
+    assert v.amount == 2_300_000_000 and v.currency == "USD"
+
+
+def test_counts_are_not_money(clf) -> None:
+    v = verdict(clf, "Privacy commissioner finds mall operator broke the law with facial recognition",
+                "The Office of the Privacy Commissioner of Canada found the company captured 3 million shoppers' faces.",
+                "en")
+    assert v.is_enforcement and v.amount is None
