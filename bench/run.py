@@ -99,9 +99,9 @@ class Config:
 FULL = Config(feeds=2000, items=20, new_per_feed=5, share=0.1, concurrency=32, endpoints=100,
               delivery_events=100, e2e_rate=100, e2e_seconds=30, e2e_feeds=100, e2e_endpoints=10, e2e_share=0.2,
               e2e_poll=0.5, e2e_tick=0.2, rss_sources=10_000, naive_sample=400, classify_items=20_000)
-QUICK = Config(feeds=300, items=10, new_per_feed=3, share=0.1, concurrency=32, endpoints=100,
-               delivery_events=10, e2e_rate=100, e2e_seconds=5, e2e_feeds=50, e2e_endpoints=5, e2e_share=0.2,
-               e2e_poll=0.5, e2e_tick=0.2, rss_sources=10_000, naive_sample=100, classify_items=3000)
+QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, endpoints=100,
+               delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=50, e2e_endpoints=5, e2e_share=0.2,
+               e2e_poll=0.5, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "poll_304_sources_per_s": (">=", 1000),
@@ -110,7 +110,7 @@ TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "delivery_webhooks_per_s": (">=", 1000),
     "ratio_delivery_vs_bare_post": (">=", 0.5),
     "e2e_p99_s": ("<=", 2.0),
-    "rss_10k_sources_mb": ("<=", 300),
+    "rss_peak_mb": ("<=", 300),
 }
 
 
@@ -426,7 +426,7 @@ async def bench_e2e(url: str, farm: FarmProcess, cfg: Config, subs: list[tuple[s
         worker = Worker(rt)
         await worker.start()
         try:
-            await asyncio.sleep(1.0)  # the first polls fetch the current documents (nothing new)
+            await asyncio.sleep(cfg.e2e_poll + cfg.e2e_tick)  # the first polls fetch the current documents
             farm.ctl("/_ctl/reset", {})
             farm.ctl("/_ctl/stream", {"rate": cfg.e2e_rate, "duration": cfg.e2e_seconds, "feeds": feeds})
             await asyncio.sleep(cfg.e2e_seconds)
@@ -518,7 +518,7 @@ async def rss_child(url: str, farm_base: str, farm_feeds: int, sources: int, con
                                                    for n in range(sources)])
         setup_mb = vm_kb("VmHWM") / 1024
         elapsed, outcomes, _new, polled = await timed_poll(rt)
-    return {"rss_10k_sources_mb": vm_kb("VmHWM") / 1024, "rss_after_setup_mb": setup_mb,
+    return {"rss_peak_mb": vm_kb("VmHWM") / 1024, "rss_after_setup_mb": setup_mb,
             "rss_after_imports_mb": import_mb, "rss_cycle_sources_per_s": polled / elapsed,
             "rss_cycle_outcomes": dict(outcomes), "rss_sources": sources}
 
@@ -530,7 +530,7 @@ def run_rss_child(url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"RSS child failed: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"RSS: {result['rss_sources']} sources, peak {result['rss_10k_sources_mb']:.0f} MB, "
+    log(f"RSS: {result['rss_sources']} sources, peak {result['rss_peak_mb']:.0f} MB, "
         f"cycle {result['rss_cycle_sources_per_s']:.0f} sources/s")
     return result
 
@@ -586,6 +586,7 @@ def machine() -> dict[str, Any]:
     import sqlalchemy
 
     return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem_kb / 1024 / 1024, 1),
+            "loadavg_at_start": os.getloadavg()[0],
             "kernel": platform.release(), "python": platform.python_version(), "aiohttp": aiohttp.__version__,
             "sqlalchemy": sqlalchemy.__version__, "feedparser": feedparser.__version__}
 
@@ -644,10 +645,11 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
             rows.append((f"[{tag}] e2e latency p50 / p99 s", f"{fmt(figures['e2e_p50_s'], 2)} / "
                          f"{fmt(figures['e2e_p99_s'], 2)}", "poll interval (the wait before a fetch)",
                          f"{results['config']['e2e_poll']:g}", "", target("e2e_p99_s", figures["e2e_p99_s"])))
-        if "rss_10k_sources_mb" in figures:
+        if "rss_peak_mb" in figures:
             rows.append((f"[{tag}] peak RSS, {figures['rss_sources']:,} sources, MB",
-                         fmt(figures["rss_10k_sources_mb"]), "RSS after imports", fmt(figures["rss_after_imports_mb"]),
-                         "", target("rss_10k_sources_mb", figures["rss_10k_sources_mb"])))
+                         fmt(figures["rss_peak_mb"]), "RSS after imports", fmt(figures["rss_after_imports_mb"]),
+                         "", target("rss_peak_mb", figures["rss_peak_mb"]) if figures["rss_sources"] >= 10_000
+                         else "(target is for 10,000)"))
     return rows
 
 
@@ -678,8 +680,9 @@ def print_table(results: dict[str, Any]) -> None:
     rows = summarise(results)
     header = ("figure", "frwatch", "baseline", "baseline value", "ratio", "target")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"frwatch benchmarks — {results['date']} — {results['mode']} — {results['machine']['cpu']}, "
-          f"{results['machine']['cores']} cores, {results['machine']['mem_gib']} GiB")
+    m = results["machine"]
+    print(f"frwatch benchmarks — {results['date']} — {results['mode']} — {m['cpu']}, {m['cores']} cores, "
+          f"{m['mem_gib']} GiB, load average {m['loadavg_at_start']:.1f} at start")
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
 
@@ -698,6 +701,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(rss_child(url, farm_base, int(feeds), int(sources), int(concurrency)))))
         return 0
     cfg = QUICK if args.quick else FULL
+    import logging
+
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" when a tick overruns
     only = set(args.only.split(","))
     backends = [b for b in args.backends.split(",") if b]
     started = time.perf_counter()
