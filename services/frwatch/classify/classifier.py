@@ -121,8 +121,9 @@ class Classifier:
                 return []
             return [(i, m.group(0)) for i, s in enumerate(segments) for m in [pattern.search(s.folded)] if m]
 
-        face, face_weak, other_bio = cue("face"), cue("face_weak"), cue("other_biometric")
-        vendors = [h.text for s in segments for h in s.entities if h.refs[0].face_vendor]
+        face = cue("face")
+        face_weak, other_bio = (([], []) if face else (cue("face_weak"), cue("other_biometric")))
+        vendors = [] if face else [h.text for s in segments for h in s.entities if h.refs[0].face_vendor]
         score = 0.05
         if face:
             score += 0.35
