@@ -52,9 +52,15 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+# Characters XML 1.0 cannot carry (C0 controls but tab/CR/LF, lone surrogates, U+FFFE/U+FFFF): they
+# carry no text, and one of them stored would make every Atom feed built from it ill-formed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def collapse_whitespace(text: str) -> str:
-    """Runs of whitespace (including NBSP and line breaks) become one space; ends are trimmed."""
-    return " ".join(text.split())
+    """Runs of whitespace (including NBSP and line breaks) become one space; ends are trimmed;
+    control characters are dropped."""
+    return " ".join(_NOT_XML.sub("", text).split())
 
 
 def truncate(text: str, limit: int) -> str:
