@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from frwatch import metrics
 from frwatch.ingest.poll import poll_due
 from frwatch.models import Event, Item, ItemRevision, Source
 from frwatch.runtime import Runtime
@@ -49,8 +50,14 @@ async def source(rt: Runtime, source_id: str) -> Source:
     return found
 
 
+def sample(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_first_poll_stores_items_second_gets_304(runtime: Runtime) -> None:
     clock = runtime.clock = Clock()
+    before = (sample("frwatch_polls_total", outcome="new_items"), sample("frwatch_polls_total", outcome="not_modified"),
+              sample("frwatch_items_ingested_total"), sample("frwatch_fetch_duration_seconds_count"))
     async with FeedServer() as server:
         server.add_feed("/ftc.xml", FIXTURES / "real" / "ftc-press-release-competition.xml", etag='"v1"')
         await add_sources(runtime, server, ftc="/ftc.xml")
@@ -63,6 +70,9 @@ async def test_first_poll_stores_items_second_gets_304(runtime: Runtime) -> None
         assert [(o.outcome, o.status) for o in outcomes] == [("not_modified", 304)]
         assert server.last_headers["/ftc.xml"]["If-None-Match"] == '"v1"'
         assert await count(runtime, Item) == stored
+    after = (sample("frwatch_polls_total", outcome="new_items"), sample("frwatch_polls_total", outcome="not_modified"),
+             sample("frwatch_items_ingested_total"), sample("frwatch_fetch_duration_seconds_count"))
+    assert [a - b for a, b in zip(after, before)] == [1, 1, stored, 2]
     state = await source(runtime, "ftc")
     assert state.polls == 2 and state.error_count == 0 and state.lease_owner is None
     assert START + timedelta(hours=1) + timedelta(minutes=13) <= state.next_poll_at <= START + timedelta(hours=1, minutes=17)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
+from frwatch.runtime import Runtime
 from frwatch.store import api_keys as key_store
 
 KEY_PREFIX = "frw_"
@@ -34,6 +35,7 @@ class Principal:
 
 
 ADMIN = Principal(is_admin=True, key_id=None)
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def new_api_key() -> str:
@@ -52,25 +54,28 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
+async def principal_for_token(runtime: Runtime, token: str) -> Principal | None:
+    """The admin or the integrator ``token`` belongs to; None when it is unknown or revoked."""
+    admin = runtime.settings.admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return ADMIN
+    async with runtime.sessions() as session:
+        key = await key_store.find_active(session, hash_key(token))
+    return None if key is None else Principal(is_admin=False, key_id=key.id)
+
+
 async def authenticate(request: web.Request) -> Principal:
-    """The caller, or a 401 problem. Cached on the request."""
-    cached = request.get("principal")
+    """The bearer token's caller, or a 401 problem. Cached on the request."""
+    cached = request.get(PRINCIPAL)
     if cached is not None:
         return cached
     token = _bearer(request)
     if token is None:
         raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-    runtime = request.app[RUNTIME]
-    admin = runtime.settings.admin_token
-    if admin and hmac.compare_digest(token.encode(), admin.encode()):
-        principal = ADMIN
-    else:
-        async with runtime.sessions() as session:
-            key = await key_store.find_active(session, hash_key(token))
-        if key is None:
-            raise Problem(401, "invalid or revoked token")
-        principal = Principal(is_admin=False, key_id=key.id)
-    request["principal"] = principal
+    principal = await principal_for_token(request.app[RUNTIME], token)
+    if principal is None:
+        raise Problem(401, "invalid or revoked token")
+    request[PRINCIPAL] = principal
     return principal
 
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from frwatch.api.atom import safe_link
-from frwatch.api.auth import Principal
+from frwatch.api.auth import Principal, principal_for_token
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.query import ACTION_TYPES, EVENT_PARAMS, PAGE_PARAMS, encode_cursor, parse_filters, parse_page, \
@@ -133,14 +133,13 @@ def _same_origin(request: web.Request) -> bool:
 
 
 async def login(request: web.Request) -> web.Response:
-    """Keep the token in an HttpOnly, SameSite=Strict cookie; ``/`` checks it like a bearer token
-    (and sends a refused one back here with a message)."""
+    """Check the token like a bearer token, then keep it in an HttpOnly, SameSite=Strict cookie."""
     if not _same_origin(request):
         raise Problem(403, "sign-in must come from this dashboard's own form")
     if request.content_type != FORM:
         raise Problem(415, f"send the sign-in form as {FORM}")
     token = str((await request.post()).get("token", "")).strip()
-    if not token:
+    if not token or await principal_for_token(request.app[RUNTIME], token) is None:
         return redirect("/login?failed")
     response = redirect("/")
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")

@@ -14,7 +14,7 @@ import binascii
 
 from aiohttp import web
 
-from frwatch.api.auth import Principal, authenticate
+from frwatch.api.auth import Principal, authenticate, principal_for_token
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 
@@ -34,10 +34,11 @@ def presented_token(request: web.Request) -> str | None:
 
 
 async def principal_for(request: web.Request, token: str) -> Principal:
-    """Check ``token`` exactly as a bearer token of the API would be (401 when not accepted).
-    For GET pages only: a request whose body was read cannot be cloned."""
-    as_bearer = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
-    return await authenticate(as_bearer)
+    """Check ``token`` exactly as a bearer token of the API would be (401 when not accepted)."""
+    principal = await principal_for_token(request.app[RUNTIME], token)
+    if principal is None:
+        raise Problem(401, "invalid or revoked token")
+    return principal
 
 
 async def viewer(request: web.Request) -> Principal | None:

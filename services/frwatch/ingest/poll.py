@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from frwatch import metrics
 from frwatch.errors import FrwatchError
 from frwatch.ingest.fetch import FetchResult, SourceGone
 from frwatch.ingest.parse import ParsedFeed, body_hash, parse_feed
@@ -59,8 +60,15 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
 
 async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
     """Fetch and store one leased source; never raises for the source's own failures."""
+    outcome = await _poll(rt, source)
+    metrics.POLLS.labels(outcome=outcome.outcome).inc()
+    return outcome
+
+
+async def _poll(rt: Runtime, source: Source) -> PollOutcome:
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
+        metrics.FETCH_SECONDS.observe(result.elapsed_s)
         parsed = None
         if not result.not_modified and result.body is not None and body_hash(result.body) != source.body_hash:
             parsed = await _parse(result, source)
@@ -103,6 +111,10 @@ async def _record_success(rt: Runtime, leased: Source, result: FetchResult, pars
             interval_of(source, rt), minimum=rt.settings.min_poll_interval, maximum=rt.settings.max_poll_interval,
             feed_ttl=parsed.ttl if parsed else None, max_age=result.max_age)
         source.lease_owner = source.lease_until = None
+    metrics.ITEMS_INGESTED.inc(processed.new)
+    metrics.ENFORCEMENT_DETECTED.inc(processed.enforcement)
+    for change in processed.changes:
+        metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
     outcome = "not_modified" if result.not_modified else ("new_items" if processed.new or processed.updated else "no_change")
     log.info("polled", extra={"source_id": leased.id, "status": result.status, "outcome": outcome,
                               "new": processed.new, "updated": processed.updated,
