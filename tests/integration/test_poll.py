@@ -211,3 +211,27 @@ async def test_items_removed_and_re_added_are_not_new(runtime: Runtime) -> None:
             news += [o.new for o in await poll_due(runtime)]
             clock.advance(timedelta(hours=1))
     assert news == [2, 0, 0] and await count(runtime, Item) == 2
+
+
+async def test_a_later_action_against_the_same_company_is_a_new_linked_event(runtime: Runtime) -> None:
+    clock = runtime.clock = Clock()
+    fine_day = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    async with FeedServer() as server:
+        server.add_feed("/cnil.xml", rss([FeedItem(
+            "CNIL fines Clearview AI €20 million over facial recognition",
+            "France's data protection authority CNIL imposed a €20 million fine on Clearview AI and ordered it "
+            "to delete the facial images of people in France.", guid="c1", published=fine_day)]))
+        await add_sources(runtime, server, cnil="/cnil.xml")
+        await poll_due(runtime)
+        server.add_feed("/cnil.xml", rss([FeedItem(
+            "CNIL imposes €5.2 million penalty payment on Clearview AI",
+            "The CNIL imposed an overdue penalty payment of €5.2 million on Clearview AI for failing to comply "
+            "with its order to stop processing and delete facial images.", guid="c2",
+            published=fine_day + timedelta(days=200))]))
+        clock.advance(timedelta(days=200))
+        await poll_due(runtime)
+    async with runtime.sessions() as s:
+        first, second = list(await s.scalars(select(Event).order_by(Event.occurred_at)))
+    assert (first.action_type, first.amount) == ("fine", 20_000_000)
+    assert (second.action_type, second.amount) == ("penalty_payment", 5_200_000)
+    assert second.related_event_id == first.id and first.related_event_id is None

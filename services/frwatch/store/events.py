@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify.group import EventFacts
@@ -20,17 +20,25 @@ def facts_of(event: Event) -> EventFacts:
                       occurred_at=event.occurred_at)
 
 
+RELATED_LOOKBACK = timedelta(days=5 * 365)  # how far back a later action finds the one it follows
+MAX_CANDIDATES = 50
+
+
 async def candidates(session: AsyncSession, *, target_key: str | None, regulator: str | None,
                      occurred_at: datetime, window: timedelta) -> list[Event]:
-    """Events that might be the same action: same target or regulator, close in time."""
-    keys = [Event.target_key == target_key] if target_key else []
+    """Events that might be the same action (same target or regulator within ``window``) or an
+    earlier action against the same target (within ``RELATED_LOOKBACK``), newest first."""
+    keys = []
+    if target_key:
+        keys.append(and_(Event.target_key == target_key, Event.occurred_at >= occurred_at - RELATED_LOOKBACK,
+                         Event.occurred_at <= occurred_at + window))
     if regulator:
-        keys.append(Event.regulator == regulator)
+        keys.append(and_(Event.regulator == regulator, Event.occurred_at >= occurred_at - window,
+                         Event.occurred_at <= occurred_at + window))
     if not keys:
         return []
-    query = (select(Event).where(or_(*keys), Event.occurred_at >= occurred_at - window,
-                                 Event.occurred_at <= occurred_at + window)
-             .order_by(Event.occurred_at).with_for_update())
+    query = (select(Event).where(or_(*keys)).order_by(Event.occurred_at.desc()).limit(MAX_CANDIDATES)
+             .with_for_update())
     return list(await session.scalars(query))
 
 
