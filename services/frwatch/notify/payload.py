@@ -32,7 +32,9 @@ def event_data(event: Event) -> dict[str, Any]:
         "id": event.id, "title": _cut(event.title), "summary": _cut(event.summary),
         "regulator": event.regulator, "jurisdiction": event.jurisdiction, "target": event.target,
         "action_type": event.action_type, "amount": event.amount, "currency": event.currency,
-        "score": event.score, "reasons": list(event.reasons or []), "first_seen": iso(event.first_seen_at),
+        "amount_eur": event.amount_eur, "score": event.score, "reasons": list(event.reasons or []),
+        "first_seen": iso(event.first_seen_at), "occurred_at": iso(event.occurred_at),
+        "related_event_id": event.related_event_id,
     }
 
 
