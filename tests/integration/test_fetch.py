@@ -24,9 +24,9 @@ from frwatch.ingest.fetch import (
     SourceGone,
     make_session,
     parse_max_age,
-    parse_retry_after,
 )
 from frwatch.settings import Settings
+from frwatch.timeutil import parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
 
 from tests.feedserver import FeedServer, StubResolver
@@ -345,8 +345,8 @@ def test_limits_from_settings() -> None:
 
 
 def test_header_parsers() -> None:
-    assert parse_retry_after("0") == timedelta(0)
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == timedelta(0)  # in the past
+    assert parse_retry_after("0", utcnow()) == timedelta(0)
+    assert parse_retry_after("soon", utcnow()) is None and parse_retry_after(None, utcnow()) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", utcnow()) == timedelta(0)  # in the past
     assert parse_max_age("max-age=60, s-maxage=300") == timedelta(seconds=300)
     assert parse_max_age("no-cache") is None and parse_max_age('max-age="90"') == timedelta(seconds=90)

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from frwatch.notify.backoff import parse_retry_after, retry_delay
+from frwatch.notify.backoff import retry_delay
+from frwatch.timeutil import parse_retry_after
 from frwatch.settings import Settings
 
 SCHEDULE = Settings.from_env({}).webhook_retry_schedule

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
@@ -24,7 +24,7 @@ from urllib.request import url2pathname
 import aiohttp
 
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
-from frwatch.timeutil import utcnow
+from frwatch.timeutil import parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -81,22 +81,6 @@ class FetchResult:
     last_modified: str | None = None
     max_age: timedelta | None = None  # Cache-Control s-maxage / max-age
     elapsed_s: float = 0.0
-
-
-def parse_retry_after(value: str | None) -> timedelta | None:
-    """``Retry-After`` as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(when - utcnow(), timedelta(0))
 
 
 def parse_max_age(cache_control: str | None) -> timedelta | None:
@@ -204,7 +188,7 @@ class Fetcher:
     async def _result(self, resp: aiohttp.ClientResponse, final: str, start: str, all_permanent: bool,
                       sent_etag: str | None, sent_last_modified: str | None) -> FetchResult:
         status = resp.status
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"), utcnow())
         if status == 410:
             raise SourceGone(f"HTTP 410 Gone: {final}", status=status)
         if status != 304 and not 200 <= status < 300:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Sequence
 
-from frwatch.timeutil import as_utc
 
 JITTER = 0.2
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -24,17 +22,3 @@ def retry_delay(attempts: int, schedule: Sequence[timedelta], *, retry_after: ti
     if retry_after is not None:
         delay = max(delay, min(retry_after, max(schedule)))
     return delay
-
-
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """Retry-After as delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(as_utc(when) - now, timedelta(0))

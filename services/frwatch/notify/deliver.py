@@ -15,8 +15,9 @@ from typing import Sequence
 import aiohttp
 
 from frwatch.errors import UrlRefused
-from frwatch.notify.backoff import RETRY_AFTER_STATUSES, parse_retry_after
+from frwatch.notify.backoff import RETRY_AFTER_STATUSES
 from frwatch.notify.signing import webhook_headers
+from frwatch.timeutil import parse_retry_after
 from frwatch.urlguard import UrlGuard
 
 EXCERPT_BYTES = 2048
