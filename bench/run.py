@@ -88,7 +88,6 @@ class Config:
     e2e_seconds: float
     e2e_feeds: int
     e2e_endpoints: int
-    e2e_share: float
     e2e_poll: float  # seconds: poll interval of the e2e feeds (and the minimum)
     e2e_tick: float  # seconds: FRWATCH_TICK_INTERVAL in the e2e run
     rss_sources: int
@@ -97,11 +96,11 @@ class Config:
 
 
 FULL = Config(feeds=2000, items=20, new_per_feed=5, share=0.1, concurrency=32, endpoints=100,
-              delivery_events=100, e2e_rate=100, e2e_seconds=30, e2e_feeds=100, e2e_endpoints=10, e2e_share=0.2,
-              e2e_poll=0.5, e2e_tick=0.2, rss_sources=10_000, naive_sample=400, classify_items=20_000)
+              delivery_events=100, e2e_rate=100, e2e_seconds=30, e2e_feeds=20, e2e_endpoints=10,
+              e2e_poll=1.0, e2e_tick=0.2, rss_sources=10_000, naive_sample=400, classify_items=20_000)
 QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, endpoints=100,
-               delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=50, e2e_endpoints=5, e2e_share=0.2,
-               e2e_poll=0.5, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
+               delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
+               e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "poll_304_sources_per_s": (">=", 1000),
