@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 from frwatch.ingest.poll import poll_due
 from frwatch.models import Item, Source
+from frwatch.runtime import Runtime
 from sqlalchemy import select
 
 from tests.faults.support import (
@@ -270,3 +271,34 @@ async def test_duplicate_guid_feed_keeps_its_items_across_polls(db_url: str) -> 
             async with rt.sessions() as s:
                 keys = sorted(await s.scalars(select(Item.dedup_key)))
     assert keys == ["https://feed.example/1", "https://feed.example/2"]
+
+
+async def test_hanging_feeds_do_not_hold_back_the_next_batch(db_url: str) -> None:
+    """With more due sources than fetch slots, a slot freed by a fast feed is reused at once: the
+    healthy feeds behind two hanging ones are stored long before those time out."""
+    async with FeedServer() as server:
+        server.add_drip("/hang-a.xml", count=10_000)
+        server.add_drip("/hang-b.xml", count=10_000)
+        urls = {"hang-a": server.url("/hang-a.xml", host="a.feeds.test"),
+                "hang-b": server.url("/hang-b.xml", host="b.feeds.test")}
+        for n in range(4):
+            server.add_feed(f"/ok-{n}.xml", rss([FeedItem(f"Story {n}", "text", guid=f"s{n}")]))
+            urls[f"ok-{n}"] = server.url(f"/ok-{n}.xml", host=f"ok{n}.feeds.test")
+        names = {url.split("/")[2].split(":")[0]: ["127.0.0.1"] for url in urls.values()}
+        async with fault_runtime(db_url, names=names, fetch_timeout=timedelta(seconds=2)) as rt:
+            await add_sources(rt, urls)
+            async with rt.sessions() as s, s.begin():  # the hanging ones are first in line
+                for sid in urls:
+                    (await s.get(Source, sid)).next_poll_at = START - timedelta(
+                        minutes=10 if sid.startswith("hang") else 1)
+            started = time.monotonic()
+            cycle = asyncio.create_task(poll_due(rt, batch=3))
+            await until(lambda: count(rt, Item), 5, "the healthy feeds' items")
+            await until(lambda: _all_ok(rt), 1.5, "every healthy feed stored while two feeds hang")
+            assert time.monotonic() - started < 1.5 and not cycle.done()
+            outcomes = {o.source_id: o.outcome for o in await cycle}
+    assert outcomes == {"hang-a": "error", "hang-b": "error", **{f"ok-{n}": "new_items" for n in range(4)}}
+
+
+async def _all_ok(rt: Runtime) -> bool:
+    return await count(rt, Item) == 4

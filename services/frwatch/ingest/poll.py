@@ -44,17 +44,41 @@ def interval_of(source: Source, rt: Runtime) -> timedelta:
 
 
 async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None) -> list[PollOutcome]:
-    """Poll every source due when the cycle starts, once, a batch at a time (until ``stop`` is set)."""
+    """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
+
+    A slot is refilled as soon as its poll ends, so a hanging feed holds only its own slot and
+    never the sources claimed after it.
+    """
     batch = batch or rt.settings.fetch_concurrency * 2
     cycle_start = rt.clock()
     outcomes: list[PollOutcome] = []
-    while stop is None or not stop.is_set():
-        async with rt.sessions() as session, session.begin():
-            claimed = await source_store.claim_due(session, now=rt.clock(), due_by=cycle_start, worker=rt.worker,
-                                                   lease=rt.settings.lease_duration, limit=batch)
-        if not claimed:
-            break
-        outcomes += await asyncio.gather(*(poll_source(rt, source) for source in claimed))
+    running: set[asyncio.Task[PollOutcome]] = set()
+    failure: BaseException | None = None
+    more = True
+    try:
+        while True:
+            if more and len(running) < batch and (stop is None or not stop.is_set()):
+                async with rt.sessions() as session, session.begin():
+                    claimed = await source_store.claim_due(session, now=rt.clock(), due_by=cycle_start,
+                                                           worker=rt.worker, lease=rt.settings.lease_duration,
+                                                           limit=batch - len(running))
+                more = bool(claimed)
+                running.update(asyncio.create_task(poll_source(rt, source)) for source in claimed)
+            if not running:
+                break
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is None:
+                    outcomes.append(task.result())
+                else:  # e.g. the database went away while storing: the others still finish
+                    failure = failure or task.exception()
+    finally:  # cancelled (shutdown past the grace period) or the claim failed: stop the polls in flight
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
+    if failure is not None:
+        raise failure
     return outcomes
 
 
