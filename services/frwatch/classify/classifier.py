@@ -25,7 +25,7 @@ from frwatch.classify.extract import (
 )
 from frwatch.classify.lexicon import ACTION_RULES, Lexicon, detect_language, load_lexicons
 from frwatch.classify.money import MoneyParser, Rates
-from frwatch.classify.regulators import Gazetteer, Regulator
+from frwatch.classify.regulators import Gazetteer, Regulator, Words
 from frwatch.classify.text import display, fold, fold_display
 
 THRESHOLD = 0.5
@@ -105,8 +105,10 @@ class Classifier:
     def _segment(self, name: str, text: str) -> Segment:
         raw = display(text)
         folded = fold_display(raw)
-        regulators, places, entities = self._gazetteer.scan(raw, folded)
-        return Segment(name, raw, folded, tuple(regulators), tuple(places), tuple(entities))
+        words = Words.of(raw, folded)
+        regulators, places, entities = self._gazetteer.scan(words)
+        return Segment(name, raw, folded, tuple(regulators), tuple(places), tuple(entities),
+                       words.words)
 
     def classify(self, item: ItemText) -> Verdict:
         segments = (self._segment("title", item.title), self._segment("summary", item.summary or ""))
@@ -114,12 +116,14 @@ class Classifier:
             segments[0].folded + " " + segments[1].folded, self._lexicons)
         lex = self._lexicons[lang]
         reasons: list[str] = [f"language:{lang}"]
+        possible = [lex.screen.possible(s.folded, s.words) for s in segments]
 
         def cue(key: str) -> list[tuple[int, str]]:
-            pattern = lex.cues[key]
+            pattern, bit = lex.cues[key], lex.screen.bits["cue", key]
             if pattern is None:
                 return []
-            return [(i, m.group(0)) for i, s in enumerate(segments) for m in [pattern.search(s.folded)] if m]
+            return [(i, m.group(0)) for i, s in enumerate(segments) if possible[i] & bit
+                    for m in [pattern.search(s.folded)] if m]
 
         face = cue("face")
         face_weak, other_bio = (([], []) if face else (cue("face_weak"), cue("other_biometric")))
@@ -137,7 +141,7 @@ class Classifier:
         if not has_face:  # capped below the threshold whatever else is said: stop here
             return Verdict(False, round(min(score, 0.3), 3), reasons=reasons)
 
-        action = self._action(lex, segments)
+        action = self._action(lex, segments, possible)
         if action:
             score += (0.3 if action.segment == 0 else 0.2) if action.strong else 0.15
             reasons.append(f"action:{action.action_type}:'{action.term}'({segments[action.segment].name})")
@@ -167,8 +171,9 @@ class Classifier:
         for kind, pattern in lex.negatives.items():
             if pattern is None:
                 continue
+            bit = lex.screen.bits["negative", kind]
             for i, seg in enumerate(segments):
-                m = pattern.search(seg.folded)
+                m = pattern.search(seg.folded) if possible[i] & bit else None
                 if m:
                     score -= 0.6 if i == 0 else 0.2
                     reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
@@ -208,14 +213,16 @@ class Classifier:
         return any(0 <= action.start - hit.end <= 2 for hit in seg.places)
 
     @staticmethod
-    def _action(lex: Lexicon, segments: tuple[Segment, ...]) -> _Action | None:
+    def _action(lex: Lexicon, segments: tuple[Segment, ...], possible: list[int]) -> _Action | None:
         """The headline's strongest cue, else the summary's; a bare finding in the headline
-        ("used X unlawfully") yields to a monetary action stated in the summary."""
+        ("used X unlawfully") yields to a monetary action stated in the summary. ``possible``:
+        each segment's mask from the lexicon's screen."""
         weak: _Action | None = None
         strongest: list[_Action] = []
+        bits = lex.screen.bits
         for i, seg in enumerate(segments):
             for rule, pattern in lex.actions:
-                m = pattern.search(seg.folded)
+                m = pattern.search(seg.folded) if possible[i] & bits["action", rule] else None
                 if not m:
                     continue
                 action_type, strong = _RULES[rule]

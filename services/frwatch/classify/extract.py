@@ -28,6 +28,8 @@ class Segment:
     regulators: tuple[Hit, ...]
     places: tuple[Hit, ...]
     entities: tuple[Hit, ...]
+    #: the ``\w+`` words of ``folded``
+    words: Sequence[str] = ()
 
 
 class TargetFinder:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from frwatch.classify.screen import Screen
 from frwatch.classify.text import compile_terms, fold
 
 #: Action rules in priority order: (rule key in the YAML, action_type reported, strong cue).
@@ -67,6 +68,9 @@ class Lexicon:
     state_party_before: tuple[str, ...]
     state_party_after: tuple[str, ...]
     money: MoneyWords
+    #: which cue ("cue", key), action ("action", rule) and negative ("negative", kind) sections
+    #: can match a text; searching only those saves most regex passes
+    screen: Screen
     vocabulary: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -88,8 +92,9 @@ def load_lexicon(path: Path) -> Lexicon:
     vocabulary: set[str] = set()
     digraphs = bool(data.get("umlaut_digraphs"))
     cues: dict[str, re.Pattern[str] | None] = {}
+    sections: dict[tuple[str, str], list[str]] = {}
     for key in CUE_KEYS:
-        terms = _strings(data, key, path)
+        terms = sections["cue", key] = _strings(data, key, path)
         vocabulary |= _words_of(terms)
         cues[key] = compile_terms(terms, digraphs)
     raw_actions = data.get("actions") or {}
@@ -98,13 +103,16 @@ def load_lexicon(path: Path) -> Lexicon:
         raise LexiconError(f"{path.name}: unknown action rules {sorted(unknown)}")
     actions = []
     for rule, _, _ in ACTION_RULES:
-        terms = _strings(raw_actions, rule, path)
+        terms = sections["action", rule] = _strings(raw_actions, rule, path)
         vocabulary |= _words_of(terms)
         pattern = compile_terms(terms, digraphs)
         if pattern is not None:
             actions.append((rule, pattern))
     raw_neg = data.get("negative") or {}
-    negatives = {key: compile_terms(_strings(raw_neg, key, path), digraphs) for key in NEGATIVE_KEYS}
+    negatives: dict[str, re.Pattern[str] | None] = {}
+    for key in NEGATIVE_KEYS:
+        terms = sections["negative", key] = _strings(raw_neg, key, path)
+        negatives[key] = compile_terms(terms, digraphs)
     money = data.get("money") or {}
     try:
         words = MoneyWords(
@@ -131,6 +139,7 @@ def load_lexicon(path: Path) -> Lexicon:
         state_party_before=tuple(_strings(data, "state_party_before", path)),
         state_party_after=tuple(_strings(data, "state_party_after", path)),
         money=words,
+        screen=Screen(sections, digraphs),
         vocabulary=frozenset(vocabulary | stopwords),
     )
 

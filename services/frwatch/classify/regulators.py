@@ -173,9 +173,8 @@ class Gazetteer:
     def load(cls, path: Path) -> Gazetteer:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
-    def scan(self, raw: str, folded: str) -> tuple[list[Hit], list[Hit], list[Hit]]:
+    def scan(self, words: Words) -> tuple[list[Hit], list[Hit], list[Hit]]:
         """Regulators, places and known organisations mentioned in a text."""
-        words = Words.of(raw, folded)
         return self._regulators.find(words), self._places.find(words), self._entities.find(words)
 
     def is_generic(self, hit: Hit) -> bool:

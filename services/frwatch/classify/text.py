@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from re import _constants, _parser
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
                          "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2011": "-",
@@ -60,17 +61,80 @@ def term_regex(term: str, digraphs: bool = False) -> str:
     """Translate one lexicon term into a regular expression over folded text."""
     if term.startswith("re:"):
         return term[3:]
-    folded = fold(term).strip()
-    prefix = folded.startswith("*")
-    suffix = folded.endswith("*")
-    pieces = []
-    for gap_part in folded.strip("*").split(" ... "):
-        words = [_word_regex(w, digraphs) for w in re.split(r"[\s\-]+", gap_part.strip()) if w]
-        pieces.append(r"[\s\-]+".join(words))
-    body = GAP.join(pieces)
+    prefix, suffix, parts = _parse_term(term)
+    body = GAP.join(r"[\s\-]+".join(_word_regex(w, digraphs) for w in words) for words in parts)
     start = "" if prefix else _BOUNDARY  # no left boundary: matches inside compounds
     end = r"\w*" if suffix else r"(?!\w)"
     return f"{start}{body}{end}"
+
+
+def _parse_term(term: str) -> tuple[bool, bool, list[list[str]]]:
+    """A plain term's leading and trailing ``*`` and its folded words, per `` ... `` part."""
+    folded = fold(term).strip()
+    parts = [[w for w in re.split(r"[\s\-]+", part.strip()) if w]
+             for part in folded.strip("*").split(" ... ")]
+    return folded.startswith("*"), folded.endswith("*"), parts
+
+
+#: What every match of a term needs in the folded text (see :func:`term_requirement`).
+WORD, START, INSIDE, TEXT = "word", "start", "inside", "text"
+_RANK = {WORD: 3, START: 2, INSIDE: 1, TEXT: 0}
+_NON_WORD = re.compile(r"\W+")
+_OPTIONAL_E = re.compile(r"(?<=[aou])e")  # where _DIGRAPHS makes the "e" optional
+
+
+def term_requirement(term: str, digraphs: bool = False) -> tuple[str, str] | None:
+    """Something any match of ``term`` needs in the folded text, so that a search can be skipped
+    when it is missing: ``(WORD, w)`` the word w, ``(START, p)`` a word beginning with p,
+    ``(INSIDE, s)`` a word containing s, ``(TEXT, s)`` the substring s; None if nothing is known.
+
+    Every word of a plain term is matched whole (words are joined by spaces, hyphens or gaps of
+    non-word characters), so any of them will do; the most selective is returned. A raw regex
+    needs the longest literal run at its top level.
+    """
+    if term.startswith("re:"):
+        literal = _required_literal(term[3:])
+        return (TEXT, literal) if len(literal) >= 3 else None
+    prefix, suffix, parts = _parse_term(term)
+    words = [w for part in parts for w in part]
+    needs = [need for i, word in enumerate(words)
+             for need in _word_needs(word, i == 0 and prefix,
+                                     word.endswith("*") or (suffix and i == len(words) - 1), digraphs)]
+    # words under four letters ("l", "to") are too common to be worth much
+    return max(needs, key=lambda need: (min(len(need[1]), 4), _RANK[need[0]], len(need[1])),
+               default=None)
+
+
+def _word_needs(word: str, inside: bool, open_end: bool, digraphs: bool) -> list[tuple[str, str]]:
+    """What one word of a term needs. Each run of word characters in it ("d'euros" → "d",
+    "euros") is a whole word of the text, except that the first may sit inside one (``inside``,
+    a compound prefix) and the last may continue (``open_end``, a ``*``); with digraphs a run
+    is cut where an "e" is optional ("loeschung" → "lo", "schung")."""
+    runs = _NON_WORD.split(word.rstrip("*"))
+    needs = []
+    for j, run in enumerate(runs):
+        pieces = _OPTIONAL_E.split(run) if digraphs else [run]
+        for k, piece in enumerate(pieces):
+            starts = k == 0 and (j > 0 or not inside)
+            ends = k == len(pieces) - 1 and (j < len(runs) - 1 or not open_end)
+            if piece:
+                needs.append((WORD if starts and ends else START if starts else INSIDE, piece))
+    return needs
+
+
+def _required_literal(regex: str) -> str:
+    """The longest run of literal characters at the top level of ``regex`` ("" if none)."""
+    try:
+        parsed = _parser.parse(regex)
+    except re.error:
+        return ""
+    if parsed.state.flags & re.IGNORECASE:
+        return ""
+    best = run = ""
+    for op, value in parsed:
+        run = run + chr(value) if op is _constants.LITERAL else ""
+        best = max(best, run, key=len)
+    return best
 
 
 def _word_regex(word: str, digraphs: bool = False) -> str:
