@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from eval_classifier import load, to_item  # noqa: E402
-from frwatch.classify import Classifier, ItemText  # noqa: E402
+from eval_classifier import load, to_item
+from frwatch.classify import Classifier, ItemText
 
 DATA = (ROOT / "tests" / "data" / "dev_items.jsonl", ROOT / "tests" / "data" / "holdout_items.jsonl")
 ROUNDS = 5
