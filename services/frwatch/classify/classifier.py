@@ -105,7 +105,7 @@ class Classifier:
     def _segment(self, name: str, text: str) -> Segment:
         raw = display(text)
         folded = fold_display(raw)
-        words = Words.of(raw, folded)
+        words = Words(raw, folded)
         regulators, places, entities = self._gazetteer.scan(words)
         return Segment(name, raw, folded, tuple(regulators), tuple(places), tuple(entities),
                        words.words)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from frwatch.classify.memo import WordMemo
 from frwatch.classify.text import display, fold
 
 _ACRONYM = re.compile(r"^[A-ZΑ-Ω.&\-]{2,6}$")
@@ -48,26 +50,29 @@ _WORD = re.compile(r"\w+")
 
 
 class Words:
-    """A text split into words once, shared by all gazetteer lookups; word offsets are
-    computed only when some lookup needs them (most texts hit nothing)."""
+    """A text split into words once, shared by all gazetteer lookups; word offsets and the
+    original-case words are computed only when some lookup needs them (most texts hit nothing)."""
 
-    __slots__ = ("folded", "words", "raw_words", "_spans")
+    __slots__ = ("_raw_words", "_spans", "folded", "raw", "words")
 
-    def __init__(self, folded: str, words: list[str], raw_words: list[str]) -> None:
+    def __init__(self, raw: str, folded: str) -> None:
+        self.raw = raw
         self.folded = folded
-        self.words = words
-        self.raw_words = raw_words
+        self.words = _WORD.findall(folded)
+        self._raw_words: list[str] | None = None
         self._spans: list[tuple[int, int]] | None = None
+
+    @property
+    def raw_words(self) -> list[str]:
+        if self._raw_words is None:
+            self._raw_words = _WORD.findall(self.raw)
+        return self._raw_words
 
     @property
     def spans(self) -> list[tuple[int, int]]:
         if self._spans is None:
             self._spans = [m.span() for m in _WORD.finditer(self.folded)]
         return self._spans
-
-    @classmethod
-    def of(cls, raw: str, folded: str) -> Words:
-        return cls(folded, _WORD.findall(folded), _WORD.findall(raw))
 
 
 class _Matcher:
@@ -89,26 +94,27 @@ class _Matcher:
                 continue
             case = tuple(_WORD.findall(alias)) if _ACRONYM.match(alias) else None
             self._exact.setdefault(words, []).append((case, ref))
-        self._longest = max((len(k) for k in self._exact), default=1)
         self._starts = frozenset(k[0] for k in self._exact) | {h[0] for h, _, _ in self._prefix if h}
         self._word_prefixes = tuple(p for h, p, _ in self._prefix if not h)
+        self._is_start = WordMemo(self._starts_alias)
+        # the lengths of the aliases beginning with each word, longest first
+        lengths: dict[str, set[int]] = {}
+        for key in self._exact:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self._lengths = {word: sorted(ns, reverse=True) for word, ns in lengths.items()}
 
     def find(self, text: Words) -> list[Hit]:
         hits: list[Hit] = []
         words = text.words
-        starts, prefixes = self._starts, self._word_prefixes
-        if not prefixes and starts.isdisjoint(words):
+        candidates = list(compress(range(len(words)), map(self._is_start.__getitem__, words)))
+        if not candidates:
             return hits
-        spans, folded = text.spans, text.folded
-        raw_words = text.raw_words if len(text.raw_words) == len(words) else None
-        candidates = [i for i, w in enumerate(words)
-                      if w in starts or (prefixes and w.startswith(prefixes))]
         i = 0
         for c in candidates:
             if c < i:
                 continue  # inside the previous hit
             i = c
-            hit = self._at(i, words, raw_words, spans, folded)
+            hit = self._at(i, text)
             if hit is None:
                 i += 1
                 continue
@@ -116,27 +122,34 @@ class _Matcher:
             i += hit[1]
         return hits
 
-    def _at(self, i: int, words: list[str], raw_words: list[str] | None,
-            spans: list[tuple[int, int]], folded: str) -> tuple[Hit, int] | None:
-        for n in range(min(self._longest, len(words) - i), 0, -1):
+    def _starts_alias(self, word: str) -> bool:
+        """Some alias may begin at this word (memoised per word in ``_is_start``)."""
+        return word in self._starts or word.startswith(self._word_prefixes)
+
+    def _at(self, i: int, text: Words) -> tuple[Hit, int] | None:
+        words = text.words
+        for n in self._lengths.get(words[i], ()):  # longest first
+            if n > len(words) - i:
+                continue
             entries = self._exact.get(tuple(words[i:i + n]))
             if not entries:
                 continue
             refs = tuple(ref for case, ref in entries
-                         if case is None or (raw_words is not None and tuple(raw_words[i:i + n]) == case))
+                         if case is None or (len(text.raw_words) == len(words)
+                                             and tuple(text.raw_words[i:i + n]) == case))
             if refs:
-                return self._hit(spans, folded, i, n, refs), n
+                return self._hit(text, i, n, refs), n
         for head, prefix, ref in self._prefix:
             n = len(head) + 1
             if (tuple(words[i:i + n - 1]) == head and i + n <= len(words)
                     and words[i + n - 1].startswith(prefix)):
-                return self._hit(spans, folded, i, n, (ref,)), n
+                return self._hit(text, i, n, (ref,)), n
         return None
 
     @staticmethod
-    def _hit(spans: list[tuple[int, int]], folded: str, i: int, n: int, refs: tuple[Any, ...]) -> Hit:
-        start, end = spans[i][0], spans[i + n - 1][1]
-        return Hit(start, end, folded[start:end], refs)
+    def _hit(text: Words, i: int, n: int, refs: tuple[Any, ...]) -> Hit:
+        start, end = text.spans[i][0], text.spans[i + n - 1][1]
+        return Hit(start, end, text.folded[start:end], refs)
 
 
 class Gazetteer:

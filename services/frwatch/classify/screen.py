@@ -10,26 +10,12 @@ the classifier searches only those. It never hides a match, so verdicts do not c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from functools import reduce
 from operator import or_
 
+from frwatch.classify.memo import WordMemo
 from frwatch.classify.text import INSIDE, START, TEXT, WORD, term_requirement
-
-#: distinct words remembered per lexicon before the cache starts over
-_CACHE_LIMIT = 50_000
-
-
-class _WordBits(dict[str, int]):
-    """word → sections it may satisfy, computed on first sight."""
-
-    def __init__(self, compute: Callable[[str], int]) -> None:
-        super().__init__()
-        self._compute = compute
-
-    def __missing__(self, word: str) -> int:
-        bits = self[word] = self._compute(word)
-        return bits
 
 
 class Screen:
@@ -47,7 +33,7 @@ class Screen:
             bit = self.bits[key] = 1 << n
             for term in terms:
                 self._add(term_requirement(term, digraphs), bit)
-        self._cache = _WordBits(self._word_bits)
+        self._cache = WordMemo(self._word_bits)
 
     def _add(self, need: tuple[str, str] | None, bit: int) -> None:
         if need is None:
@@ -71,8 +57,6 @@ class Screen:
 
     def possible(self, folded: str, words: Iterable[str]) -> int:
         """Bit mask of the sections that may match ``folded``, whose ``\\w+`` words are ``words``."""
-        if len(self._cache) > _CACHE_LIMIT:
-            self._cache.clear()
         mask = reduce(or_, map(self._cache.__getitem__, words), self._always)
         for text, bits in self._texts.items():
             if text in folded:
