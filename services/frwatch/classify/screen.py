@@ -47,6 +47,7 @@ class Screen:
         table[text] = table.get(text, 0) | bit
 
     def _word_bits(self, word: str) -> int:
+        """The sections one word of a text satisfies: as a whole word, by its beginning or a part."""
         bits = self._words.get(word, 0)
         for length, starts in self._starts.items():
             bits |= starts.get(word[:length], 0)
