@@ -12,10 +12,11 @@ import asyncio
 import ipaddress
 import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,33 @@ async def _pg_admin(sql: str) -> None:
             await conn.execute(text(sql))
     finally:
         await engine.dispose()
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """Name lookups in tests: IP literals and localhost only. Anything else fails like NXDOMAIN,
+    so no test can send a DNS query off this machine (tests that need names use a stub resolver)."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None or name == "localhost" or _is_ip(name):
+        return _real_getaddrinfo(host, *args, **kwargs)
+    raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no external names ({name})")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_external_dns() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", _loopback_only_getaddrinfo)
+        yield
 
 
 def in_thread(func: Callable[..., T], *args: object) -> T:

@@ -197,8 +197,6 @@ async def test_unreadable_bodies_are_problems_on_every_route_that_takes_one(api:
 DEEP = b'{"filters": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
 
 
-@pytest.mark.xfail(strict=True, reason="json.loads raises RecursionError on deep nesting, read_json catches only "
-                   "ValueError: 500 instead of 400 (api/validation.py; patch in /tmp/faults-api-json-depth.patch)")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_deeply_nested_json_is_a_400_not_a_500(api: Any) -> None:
     statuses = set()
@@ -259,8 +257,6 @@ ID_ROUTES = [("GET", "/v1/subscriptions/{}"), ("PATCH", "/v1/subscriptions/{}"),
              ("DELETE", "/v1/sources/{}")]
 
 
-@pytest.mark.xfail(strict=True, reason="PostgreSQL refuses NUL in text; the subscription, delivery and api-key "
-                   "routes pass the path id to SQL unchecked: 500 (api/; patch in /tmp/faults-api-nul-id.patch)")
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_nul_in_an_id_is_a_404_not_a_500(api: Any) -> None:

@@ -54,3 +54,12 @@ def test_every_variable_is_documented() -> None:
     for spec in SPECS.values():
         assert f"{spec.env}={spec.default}" in example, spec.env
         assert f"`{spec.env}`" in readme, spec.env
+
+
+def test_the_suite_resolves_no_external_names() -> None:
+    """Safety net of tests/conftest.py: a DNS query would leave the machine."""
+    import socket
+
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("example.org", 443)
+    assert socket.getaddrinfo("127.0.0.1", 80)

@@ -44,6 +44,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        # no identifier contains NUL; PostgreSQL cannot even compare one (asyncpg raises)
+        if any("\x00" in value for value in request.match_info.values()):
+            raise Problem(404, "no such resource")
         return await handler(request)
     except Problem as exc:
         return problem_response(exc.status_code, exc.detail, instance=request.path, **exc.extra)

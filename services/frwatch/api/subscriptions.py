@@ -17,8 +17,8 @@ from frwatch.api.auth import Principal, authenticate
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.query import ACTION_TYPES, PAGE_PARAMS, parse_limit, refuse_unknown, single
-from frwatch.api.validation import Field, boolean, invalid, list_of, number, obj, one_of, read_json, string, validate
-from frwatch.errors import UrlRefused
+from frwatch.api.validation import (Field, boolean, invalid, list_of, number, obj, one_of, read_json,
+                                    resolved_public_url, string, validate)
 from frwatch.models import Subscription
 from frwatch.notify.matching import EVENT_TYPES
 from frwatch.notify.payload import iso
@@ -87,20 +87,11 @@ async def owned(session: AsyncSession, principal: Principal, subscription_id: st
     return subscription
 
 
-async def checked_url(request: web.Request, url: str) -> str:
-    """Refuse URLs that are not http(s) or resolve to a non-public address (unless allowed)."""
-    try:
-        await request.app[RUNTIME].guard.check_resolved(url)
-    except UrlRefused as exc:
-        raise invalid("url", str(exc)) from None
-    return url
-
-
 async def create(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
     values = validate(body, FIELDS)
-    await checked_url(request, values["url"])
+    await resolved_public_url(request.app[RUNTIME].guard, values["url"])
     secret = values.pop("secret", None) or generate_secret()
     values = {"description": "", "enabled": True, "event_types": [], "filters": {}, **values}
     rt = request.app[RUNTIME]
@@ -136,7 +127,7 @@ async def patch(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     values = validate(await read_json(request), PATCH_FIELDS, partial=True)
     if "url" in values:
-        await checked_url(request, values["url"])
+        await resolved_public_url(request.app[RUNTIME].guard, values["url"])
     rt = request.app[RUNTIME]
     async with rt.sessions() as session, session.begin():
         subscription = await owned(session, principal, request.match_info["id"], for_update=True)

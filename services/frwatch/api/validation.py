@@ -21,7 +21,9 @@ from typing import Any, Callable, Mapping
 from aiohttp import web
 
 from frwatch.api.problems import Problem
+from frwatch.errors import UrlRefused
 from frwatch.timeutil import as_utc
+from frwatch.urlguard import UrlGuard
 
 Check = Callable[[Any, str], Any]  # (raw value, field path) → clean value; raises Problem
 
@@ -45,6 +47,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # [[[[… nested deeper than the parser's stack: not a body we take
+        raise Problem(400, "body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise Problem(400, "body must be a JSON object")
     return body
@@ -157,3 +161,12 @@ def obj(fields: Mapping[str, Field]) -> Check:
 
     return check
 
+
+async def resolved_public_url(guard: UrlGuard, url: str, field: str = "url") -> str:
+    """Refuse (422 on ``field``) a URL that is not http(s) or whose host resolves to a non-public
+    address (unless allowed); the connection is checked again at every use."""
+    try:
+        await guard.check_resolved(url)
+    except UrlRefused as exc:
+        raise invalid(field, str(exc)) from None
+    return url
