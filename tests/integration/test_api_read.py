@@ -94,6 +94,7 @@ async def test_repeated_list_filters_are_or(api: Any, data: Seeded) -> None:
 
 @pytest.mark.parametrize("query, field", [
     ("limit=0", "limit"), ("limit=201", "limit"), ("limit=ten", "limit"), ("limit=5&limit=6", "limit"),
+    ("limit=%D9%A1%D9%A0", "limit"),
     ("min_score=1.5", "min_score"), ("min_score=nan", "min_score"), ("since=yesterday", "since"),
     ("since=0001-01-01T00:00:00%2B01:00", "since"),
     ("since=2026-02-01&until=2026-01-01", "since"), ("action_type=smack", "action_type"),
@@ -171,7 +172,8 @@ async def test_items_paginate(api: Any, data: Seeded) -> None:
 async def test_item_detail_and_404s(api: Any, data: Seeded, reader: dict[str, str]) -> None:
     body = await (await api.get(f"/v1/items/{data.near_miss}", headers=reader)).json()
     assert body["id"] == data.near_miss and body["revisions"] == []
-    for bad_id in ("999999", "abc", str(2**63), "-1"):
+    arabic_indic = str(data.near_miss).translate({ord(d): chr(0x660 + int(d)) for d in "0123456789"})
+    for bad_id in ("999999", "abc", str(2**63), "-1", arabic_indic):
         await problem(await api.get(f"/v1/items/{bad_id}", headers=reader), 404)
 
 

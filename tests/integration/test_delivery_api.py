@@ -79,3 +79,10 @@ async def test_replay_requeues_a_time_range(api: Any, runtime: Runtime) -> None:
     found = await problem(await api.post(path, json={"since": "yesterday"}, headers=ADMIN_HEADERS), 422)
     assert found["field"] == "since"
     assert (await problem(await api.post(path, json={}, headers=ADMIN_HEADERS), 422))["field"] == "since"
+
+
+async def test_non_ascii_digits_in_a_delivery_id_are_a_404(api: Any) -> None:
+    """str.isdigit() accepts "²" and "١٢"; int() refuses the first (was a 500) and reads the
+    second as 12, so neither may be taken for an attempt id."""
+    for delivery_id in ("²", "١٢", "𝟙"):
+        await problem(await api.post(f"/v1/deliveries/{delivery_id}/redeliver", headers=ADMIN_HEADERS), 404)

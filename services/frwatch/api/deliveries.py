@@ -12,7 +12,7 @@ from frwatch.api import idempotency
 from frwatch.api.auth import Principal, authenticate
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
-from frwatch.api.query import MAX_ROW_ID, PAGE_PARAMS, parse_limit, parse_row_id, refuse_unknown, single
+from frwatch.api.query import PAGE_PARAMS, parse_limit, parse_row_id, refuse_unknown, single
 from frwatch.api.subscriptions import DEFAULT_LIMIT, owned
 from frwatch.api.validation import Field, invalid, read_json, timestamp, validate
 from frwatch.models import DeliveryAttempt, Outbox
@@ -52,8 +52,10 @@ async def list_attempts(request: web.Request) -> web.Response:
 
 async def owned_message(session: AsyncSession, principal: Principal, delivery_id: str) -> Outbox:
     """A message by its id (``msg_…``), or by the id of one of its attempts; 404 if not the caller's."""
-    by_attempt = delivery_id.isdigit() and int(delivery_id) <= MAX_ROW_ID
-    attempt = await outbox_store.get_attempt(session, int(delivery_id)) if by_attempt else None
+    try:
+        attempt = await outbox_store.get_attempt(session, parse_row_id(delivery_id))
+    except ValueError:  # not an attempt id: a message id
+        attempt = None
     message = await outbox_store.get(session, attempt.outbox_id if attempt else delivery_id)
     if message is None:
         raise Problem(404, f"no delivery {delivery_id!r}")

@@ -33,6 +33,7 @@ ACTION_TYPES = ("fine", "enforcement_notice", "deletion_order", "ban", "repriman
                 "determination", "warning", "penalty_payment")
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z]{2})?$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+_WHOLE_NUMBER = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²" and "١٢"
 
 Params = MultiMapping[str]
 
@@ -94,7 +95,7 @@ def parse_time(value: str) -> datetime:
 
 
 def parse_limit(value: str) -> int:
-    if not value.isdigit():
+    if not _WHOLE_NUMBER.fullmatch(value):
         raise ValueError(f"not a whole number: {value!r}")
     if not 1 <= int(value) <= MAX_LIMIT:
         raise ValueError(f"must be between 1 and {MAX_LIMIT}")
@@ -188,8 +189,8 @@ def parse_filters(params: Params, *, items: bool = False) -> Filters:
 
 
 def parse_row_id(value: str) -> int:
-    """An item id: a positive whole number the database's INTEGER column can hold."""
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ROW_ID:
+    """An item or delivery-attempt id: a positive whole number an INTEGER column can hold."""
+    if not _WHOLE_NUMBER.fullmatch(value) or not 1 <= int(value) <= MAX_ROW_ID:
         raise ValueError(f"not an item id: {value!r}")
     return int(value)
 
