@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping
 from aiohttp import web
 
 from frwatch.api.problems import Problem
+from frwatch.api.query import parse_time
 from frwatch.errors import UrlRefused
-from frwatch.timeutil import as_utc
 from frwatch.urlguard import UrlGuard
 
 Check = Callable[[Any, str], Any]  # (raw value, field path) → clean value; raises Problem
@@ -145,7 +145,7 @@ def timestamp() -> Check:
         if not isinstance(value, str):
             raise invalid(path, "must be an ISO 8601 date-time string")
         try:
-            return as_utc(datetime.fromisoformat(value.strip()))
+            return parse_time(value)
         except ValueError:
             raise invalid(path, "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
 
