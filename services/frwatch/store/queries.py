@@ -160,14 +160,15 @@ async def event_reports(session: AsyncSession, event_id: str) -> list[tuple[Item
 
 
 async def first_links(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, str | None]:
-    """The link of each event's earliest report (the Atom entry's and dashboard row's link)."""
-    links: dict[str, str | None] = {}
-    if event_ids:
-        rows = await session.execute(select(Item.event_id, Item.link).where(Item.event_id.in_(event_ids))
-                                     .order_by(Item.published_at, Item.id))
-        for event_id, link in rows:
-            links.setdefault(event_id, link)
-    return links
+    """The link of each event's earliest report (the Atom entry's and dashboard row's link); one
+    row per event is read, however many reports it has."""
+    if not event_ids:
+        return {}
+    rank = func.row_number().over(partition_by=Item.event_id, order_by=(Item.published_at, Item.id))
+    ranked = (select(Item.event_id, Item.link, rank.label("rank"))
+              .where(Item.event_id.in_(event_ids)).subquery())
+    rows = await session.execute(select(ranked.c.event_id, ranked.c.link).where(ranked.c.rank == 1))
+    return {event_id: link for event_id, link in rows}
 
 
 def item_conditions(filters: Filters) -> list[Any]:
