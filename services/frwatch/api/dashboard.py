@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,17 +67,11 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-@dataclass
-class SubscriptionRow:
-    subscription: Subscription
-    pending: int
-    failed: int
-
-    @property
-    def status(self) -> str:
-        if not self.subscription.enabled:
-            return "disabled"
-        return "failing" if self.subscription.failing_since or self.subscription.consecutive_failures else "ok"
+def subscription_status(subscription: Subscription) -> str:
+    """disabled, failing (failures since the last success) or ok."""
+    if not subscription.enabled:
+        return "disabled"
+    return "failing" if subscription.failing_since or subscription.consecutive_failures else "ok"
 
 
 def who(principal: Principal | None) -> str:
@@ -107,8 +100,9 @@ async def dashboard(request: web.Request) -> web.Response:
         links = await queries.first_links(session, ids)
         all_sources = await source_store.list_all(session)
         subscriptions = None if principal is None else [
-            SubscriptionRow(row.subscription, row.pending, row.failed) for row in
-            await queries.subscription_health(session, principal.key_id, everyone=principal.is_admin)]
+            {"subscription": row.subscription, "status": subscription_status(row.subscription),
+             "pending": row.pending, "failed": row.failed}
+            for row in await queries.subscription_health(session, principal.key_id, everyone=principal.is_admin)]
     older = str(request.rel_url.update_query(cursor=encode_cursor(listing.next))) if listing.next else None
     return page(
         "dashboard.html", who=who(principal), signed_in=COOKIE in request.cookies, action_types=ACTION_TYPES,
