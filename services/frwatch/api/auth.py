@@ -72,10 +72,15 @@ async def authenticate(request: web.Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-    principal = await principal_for_token(request.app[RUNTIME], token)
+    principal = request[PRINCIPAL] = await accepted(request.app[RUNTIME], token)
+    return principal
+
+
+async def accepted(runtime: Runtime, token: str) -> Principal:
+    """The caller ``token`` belongs to, or a 401 problem when it is unknown or revoked."""
+    principal = await principal_for_token(runtime, token)
     if principal is None:
         raise Problem(401, "invalid or revoked token")
-    request[PRINCIPAL] = principal
     return principal
 
 

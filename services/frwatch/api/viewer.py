@@ -14,7 +14,7 @@ import binascii
 
 from aiohttp import web
 
-from frwatch.api.auth import Principal, authenticate, principal_for_token
+from frwatch.api.auth import Principal, accepted, authenticate
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 
@@ -33,21 +33,13 @@ def presented_token(request: web.Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-async def principal_for(request: web.Request, token: str) -> Principal:
-    """Check ``token`` exactly as a bearer token of the API would be (401 when not accepted)."""
-    principal = await principal_for_token(request.app[RUNTIME], token)
-    if principal is None:
-        raise Problem(401, "invalid or revoked token")
-    return principal
-
-
 async def viewer(request: web.Request) -> Principal | None:
     """The caller, or None for an anonymous visitor of a public dashboard; else 401."""
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return await authenticate(request)
     token = presented_token(request)
     if token is not None:
-        return await principal_for(request, token)
+        return await accepted(request.app[RUNTIME], token)  # checked as a bearer token is
     if request.app[RUNTIME].settings.dashboard_public:
         return None
     raise Problem(401, "sign in at /login, or send the admin token or an API key as a bearer token",
