@@ -11,6 +11,7 @@ Clock = Callable[[], datetime]
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+MAX_RETRY_AFTER = timedelta(days=365)  # longer asks are read as this; callers clamp far below it
 
 
 def utcnow() -> datetime:
@@ -47,14 +48,15 @@ def format_duration(delta: timedelta) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """HTTP ``Retry-After`` as delta-seconds or an HTTP date; None when absent or unreadable."""
+    """HTTP ``Retry-After`` as delta-seconds or an HTTP date, at most ``MAX_RETRY_AFTER``; None
+    when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # str.isdigit alone also accepts "²", which int() refuses
+        return timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(as_utc(when) - now, timedelta(0))
+    return min(max(as_utc(when) - now, timedelta(0)), MAX_RETRY_AFTER)

@@ -6,10 +6,9 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from frwatch.notify.backoff import retry_delay
-from frwatch.timeutil import parse_retry_after
 from frwatch.settings import Settings
+from frwatch.timeutil import MAX_RETRY_AFTER, parse_retry_after
 
 SCHEDULE = Settings.from_env({}).webhook_retry_schedule
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -47,3 +46,10 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", NOW) == timedelta(0)
     assert parse_retry_after("soon", NOW) is None
     assert parse_retry_after(None, NOW) is None
+
+
+def test_parse_retry_after_never_raises_on_hostile_values() -> None:
+    """A header is any latin-1 text: odd digits and huge numbers must not crash a poll or a delivery."""
+    assert parse_retry_after("\u00b2", NOW) is None  # "²": str.isdigit() says yes, int() says no
+    assert parse_retry_after("9" * 30, NOW) == MAX_RETRY_AFTER
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", NOW) == MAX_RETRY_AFTER
