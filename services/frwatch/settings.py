@@ -50,6 +50,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"must not be negative: {value}")
+    return number
+
+
 def _positive_duration(value: str) -> timedelta:
     delta = parse_duration(value)
     if delta <= timedelta(0):
@@ -125,7 +132,7 @@ SPECS: dict[str, Spec] = {
     "fetch_timeout": Spec("FRWATCH_FETCH_TIMEOUT", "30s", _positive_duration, "total time one feed fetch may take"),
     "max_body_bytes": Spec("FRWATCH_MAX_BODY_BYTES", str(15 * 1024 * 1024), _positive_int,
                            "largest feed body read (decompressed); larger fails the fetch"),
-    "max_redirects": Spec("FRWATCH_MAX_REDIRECTS", "5", int, "redirects followed per fetch"),
+    "max_redirects": Spec("FRWATCH_MAX_REDIRECTS", "5", _non_negative_int, "redirects followed per fetch"),
     "fetch_concurrency": Spec("FRWATCH_FETCH_CONCURRENCY", "32", _positive_int, "feeds fetched at once"),
     "per_host_concurrency": Spec("FRWATCH_PER_HOST_CONCURRENCY", "2", _positive_int, "feeds fetched at once per host"),
     "rules_dir": Spec("FRWATCH_RULES_DIR", "", _optional,

@@ -39,6 +39,7 @@ def test_values_are_parsed() -> None:
     ("FRWATCH_ALLOW_PRIVATE_NETWORKS", "10.0.0.0/33"),
     ("FRWATCH_LOG_FORMAT", "xml"),
     ("FRWATCH_MAX_BODY_BYTES", "0"),
+    ("FRWATCH_MAX_REDIRECTS", "-1"),  # would fail every fetch with "more than -1 redirects"
 ])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
