@@ -27,6 +27,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_TEXT = 200
 MAX_VALUES = 20  # values of one list filter
+MAX_WORDS = 10  # words of q, each a substring search
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL INTEGER
 ACTION_TYPES = ("fine", "enforcement_notice", "deletion_order", "ban", "reprimand", "settlement", "judgment",
@@ -132,6 +133,13 @@ def _language(value: str) -> str:
     return value.lower()
 
 
+def _words(value: str) -> str:
+    """Free text of at most MAX_WORDS words (every one must match), stripped."""
+    if len(value.split()) > MAX_WORDS:
+        raise ValueError(f"at most {MAX_WORDS} words")
+    return value.strip()
+
+
 def parse_event_id(value: str) -> str:
     if not EVENT_ID.match(value):
         raise ValueError(f"not an event id: {value!r}")
@@ -171,7 +179,7 @@ def parse_filters(params: Params, *, items: bool = False) -> Filters:
     until = single(params, "until", parse_time)
     if since and until and since > until:
         raise bad("since", "must not be after until")
-    q = single(params, "q", str.strip)
+    q = single(params, "q", _words)
     values = dict(
         since=since, until=until,
         jurisdictions=many(params, "jurisdiction", _jurisdiction),

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.models import Event, Item, ItemRevision, Outbox, Source, Subscription
 
 T = TypeVar("T")
-MAX_TERMS = 10
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def _verdict_conditions(model: type[Event] | type[Item], filters: Filters) -> li
 
 def _text_conditions(q: str | None, columns: Sequence[Any]) -> list[Any]:
     """Every word of ``q`` must occur in one of ``columns``."""
-    terms = (q or "").split()[:MAX_TERMS]
+    terms = (q or "").split()
     return [or_(*(column.icontains(term, autoescape=True) for column in columns)) for term in terms]
 
 
