@@ -8,6 +8,7 @@ keep items with no face evidence, no action or no actor below the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -135,10 +136,8 @@ class Classifier:
         elif (face_weak and not other_bio) or vendors:
             score += 0.2
             reasons.append(f"face(weak):'{face_weak[0][1] if face_weak else vendors[0]}'")
-        else:
+        else:  # capped below the threshold whatever else is said: stop here
             reasons.append("no face evidence" + (f" (other biometric:'{other_bio[0][1]}')" if other_bio else ""))
-        has_face = len(reasons) > 1 and not reasons[-1].startswith("no face")
-        if not has_face:  # capped below the threshold whatever else is said: stop here
             return Verdict(False, round(min(score, 0.3), 3), reasons=reasons)
 
         action = self._action(lex, segments, possible)
@@ -258,7 +257,7 @@ class Classifier:
             return reg
         ag = lex.cues["attorney_general"]
         states = [c for c in places if c.startswith("US-")]
-        if states and ((ag and any(ag.search(s.folded) for s in segments))):
+        if states and ag and any(ag.search(s.folded) for s in segments):
             return g.attorney_general(states[0])
         if state := state_party(segments, lex, g):
             return g.attorney_general(state)
@@ -267,8 +266,8 @@ class Classifier:
         if reg := generic_regulator(summary, authority, g):
             return reg
         if action is not None and action.segment == 0 and action.rule != "settlement":
-            for hit in title.places:
-                if self._place_acts(title, action) and 0 <= action.start - hit.end <= 2:
+            for hit in title.places:  # the place right before the action acts: "Italy fines …"
+                if 0 <= action.start - hit.end <= 2:
                     code = next((c for c in hit.refs if not c.startswith("US-")), None)
                     if code and (reg := g.national(code)):
                         return reg
@@ -285,7 +284,7 @@ class Classifier:
             return g.national(places[0])
         return None
 
-    def _source_regulator(self, item: ItemText, places: list[str] = ()) -> Regulator | None:
+    def _source_regulator(self, item: ItemText, places: Sequence[str] = ()) -> Regulator | None:
         """The body publishing the feed, from the feed config or a recognisable source name."""
         g = self._gazetteer
         for text in (item.source_regulator, item.source_name):
