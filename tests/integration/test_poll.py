@@ -235,3 +235,24 @@ async def test_a_later_action_against_the_same_company_is_a_new_linked_event(run
     assert (first.action_type, first.amount) == ("fine", 20_000_000)
     assert (second.action_type, second.amount) == ("penalty_payment", 5_200_000)
     assert second.related_event_id == first.id and first.related_event_id is None
+
+
+class BrokenClassifier:
+    def classify(self, text: object) -> object:
+        raise RuntimeError("classifier bug")
+
+
+async def test_a_failure_while_storing_releases_the_lease_and_backs_off(runtime: Runtime) -> None:
+    """A bug past the fetch (here the classifier) rolls the items back but is recorded like any
+    failed poll: the lease is given back and the source retried later, not left leased."""
+    runtime.clock = Clock()
+    runtime.classifier = BrokenClassifier()  # type: ignore[assignment]
+    async with FeedServer() as server:
+        server.add_feed("/news.xml", rss([FeedItem("Fine", "ok", guid="g1")]))
+        await add_sources(runtime, server, news="/news.xml")
+        outcomes = await poll_due(runtime)
+    assert [(o.outcome, o.error) for o in outcomes] == [("error", "classifier bug")]
+    state = await source(runtime, "news")
+    assert state.lease_owner is None and state.error_count == 1 and state.last_error == "classifier bug"
+    assert state.next_poll_at > START and state.body_hash is None
+    assert await count(runtime, Item) == 0

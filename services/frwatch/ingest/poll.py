@@ -101,7 +101,11 @@ async def _poll(rt: Runtime, source: Source) -> PollOutcome:
     except Exception as exc:  # a bug must not stop the other sources; it is logged with its trace
         log.exception("poll failed unexpectedly", extra={"source_id": source.id})
         return await _record_failure(rt, source, exc)
-    return await _record_success(rt, source, result, parsed)
+    try:
+        return await _record_success(rt, source, result, parsed)
+    except Exception as exc:  # rolled back; recorded (lease released, backed off) if the database lets us
+        log.exception("storing poll result failed", extra={"source_id": source.id})
+        return await _record_failure(rt, source, exc)
 
 
 async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
