@@ -79,3 +79,12 @@ def test_compound_terms_match_inside_words() -> None:
                        ("order* ... delete", "ordered the company to delete")]:
         assert re.search(term_regex(term), fold(text)), term
     assert not re.search(term_regex("fine"), fold("finest"))
+
+
+@pytest.mark.parametrize("published", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "yesterday", 5])
+def test_unusable_published_dates_are_input_errors(published: object) -> None:
+    """A date outside what UTC can hold is one bad line (InputError), not a crash of the batch."""
+    from frwatch.classify.batch import InputError, parse_published
+
+    with pytest.raises(InputError):
+        parse_published(published)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TextIO
 
 from frwatch.classify.classifier import Classifier, ItemText, Verdict
 from frwatch.classify.group import group_batch
+from frwatch.timeutil import as_utc
 
 OUTPUT_FIELDS = ("is_enforcement", "score", "action_type", "regulator", "jurisdiction", "target",
                  "amount", "currency")
@@ -26,12 +27,11 @@ def parse_published(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise InputError("'published' must be an ISO 8601 string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
         raise InputError(f"'published' is not ISO 8601: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    except OverflowError as exc:  # e.g. year 1 at +01:00 is before year 1 in UTC
+        raise InputError(f"'published' is out of range: {value!r}") from exc
 
 
 def item_from_json(line: str) -> ItemText:
