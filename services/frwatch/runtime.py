@@ -44,7 +44,8 @@ async def open_runtime(settings: Settings, *, clock: Clock = utcnow, guard: UrlG
     engine = create_engine(settings.database_url)
     guard = guard or UrlGuard(settings.allow_private_networks)
     limits = FetchLimits.from_settings(settings)
-    http = make_session(limits, guard)
+    # one session for feeds and webhooks: room for every fetch and every webhook attempt at once
+    http = make_session(limits, guard, limit=settings.fetch_concurrency + settings.webhook_concurrency)
     try:
         yield Runtime(
             settings=settings,

@@ -1,7 +1,7 @@
 """The deliverer: claims due outbox rows, sends them concurrently, records every attempt.
 
-One ``Deliverer`` per process owns the webhook ``ClientSession`` (its connector checks every
-address with the URL guard). ``deliver_due`` keeps claiming while slots free up, so a fast
+One ``Deliverer`` per process sends over the runtime's ``ClientSession`` (the process's only one;
+its connector checks every address with the URL guard). ``deliver_due`` keeps claiming while slots free up, so a fast
 endpoint is served at full speed while a hanging one holds only its own slots (see
 ``store.outbox.claim_due``). Each attempt is recorded in its own transaction: the attempt log,
 the message's next state (delivered, retry later, failed) and the endpoint's health.
@@ -13,8 +13,6 @@ import asyncio
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Coroutine, TypeVar
-
-import aiohttp
 
 from frwatch import metrics
 from frwatch.models import Outbox, Subscription
@@ -42,17 +40,12 @@ class Deliverer:
 
     def __init__(self, rt: Runtime):
         self.rt = rt
-        self._http: aiohttp.ClientSession | None = None
         self._in_flight: dict[asyncio.Task[AttemptResult | None], str] = {}
         self._recording: set[asyncio.Future[Any]] = set()
         self._closing = False
 
     async def start(self) -> None:
-        """Open the webhook HTTP session (idempotent)."""
-        if self._http is None:
-            connector = self.rt.guard.make_connector(limit=self.rt.settings.webhook_concurrency, limit_per_host=0)
-            self._http = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                               trust_env=False)
+        """Allow claiming (again, after ``stop_claiming`` or ``close``); idempotent."""
         self._closing = False
 
     async def deliver_due(self, *, limit: int = 100) -> int:
@@ -81,7 +74,6 @@ class Deliverer:
 
     async def ping(self, subscription: Subscription) -> tuple[str, AttemptResult]:
         """Send ``subscription.ping`` now (enabled or not), record it; returns its message id and outcome."""
-        await self.start()
         now = self.rt.clock()
         async with self.rt.sessions() as session, session.begin():
             row = outbox_store.add(session, subscription_id=subscription.id, event_id=None, event_type=PING,
@@ -109,11 +101,8 @@ class Deliverer:
             log.info("webhook leases released", extra={"count": len(outbox_ids), "worker": self.rt.worker})
 
     async def close(self) -> None:
-        """Release what is still in flight and close the HTTP session."""
+        """Release what is still in flight (the HTTP session is the runtime's to close)."""
         await self.release_leases()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     async def _claim(self, limit: int) -> list[tuple[Outbox, Subscription]]:
         settings = self.rt.settings
@@ -144,13 +133,12 @@ class Deliverer:
             return None
 
     async def _attempt(self, row: Outbox, subscription: Subscription) -> AttemptResult:
-        assert self._http is not None, "start() first"
         settings = self.rt.settings
         now = self.rt.clock()
         message = Message(id=row.id, url=subscription.url, body=row.payload,
                           secrets=active_secrets(subscription.secret, subscription.previous_secret,
                                                  subscription.previous_secret_expires_at, now))
-        result = await send(self._http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
+        result = await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
         outcome = await self._shielded(self._record(row, result, attempted_at=now))
         metrics.DELIVERIES.labels(outcome=outcome).inc()
