@@ -98,6 +98,10 @@ def _optional(value: str) -> str | None:
     return value or None
 
 
+def _optional_path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class Spec:
     env: str
@@ -135,7 +139,7 @@ SPECS: dict[str, Spec] = {
     "max_redirects": Spec("FRWATCH_MAX_REDIRECTS", "5", _non_negative_int, "redirects followed per fetch"),
     "fetch_concurrency": Spec("FRWATCH_FETCH_CONCURRENCY", "32", _positive_int, "feeds fetched at once"),
     "per_host_concurrency": Spec("FRWATCH_PER_HOST_CONCURRENCY", "2", _positive_int, "feeds fetched at once per host"),
-    "rules_dir": Spec("FRWATCH_RULES_DIR", "", _optional,
+    "rules_dir": Spec("FRWATCH_RULES_DIR", "", _optional_path,
                       "folder of classifier lexicons (default: the config/rules shipped with frwatch)"),
     "webhook_timeout": Spec("FRWATCH_WEBHOOK_TIMEOUT", "15s", _positive_duration, "time limit of one webhook attempt"),
     "webhook_retry_schedule": Spec("FRWATCH_WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,14h,20h,24h", _durations,
@@ -176,7 +180,7 @@ class Settings:
     max_redirects: int = 0
     fetch_concurrency: int = 0
     per_host_concurrency: int = 0
-    rules_dir: str | None = None
+    rules_dir: Path | None = None
     webhook_timeout: timedelta = timedelta()
     webhook_retry_schedule: tuple[timedelta, ...] = field(default_factory=tuple)
     webhook_disable_after: timedelta = timedelta()

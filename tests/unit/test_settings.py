@@ -30,6 +30,16 @@ def test_values_are_parsed() -> None:
     assert not settings.is_sqlite
 
 
+def test_rules_dir_is_a_path_the_classifier_loads() -> None:
+    """FRWATCH_RULES_DIR used to stay a str, and Classifier.load(str) failed at start-up."""
+    from frwatch.classify import Classifier
+
+    settings = Settings.from_env({"FRWATCH_RULES_DIR": str(REPO / "config" / "rules")})
+    assert settings.rules_dir == REPO / "config" / "rules"
+    assert Classifier.load(settings.rules_dir).classify  # loads without error
+    assert Settings.from_env({}).rules_dir is None
+
+
 @pytest.mark.parametrize("name, value", [
     ("FRWATCH_DATABASE_URL", "not a url"),
     ("FRWATCH_DATABASE_URL", "mysql://root@localhost/x"),
