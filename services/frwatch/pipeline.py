@@ -18,12 +18,10 @@ from frwatch.classify.group import GROUP_WINDOW, EventFacts, match_event, target
 from frwatch.ingest.parse import Entry
 from frwatch.models import Event, Item, Source
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
+from frwatch.notify.matching import DETECTED, UPDATED
 from frwatch.store import events as event_store
 from frwatch.store import items as item_store
 from frwatch.store import locks
-
-DETECTED = "enforcement.detected"
-UPDATED = "enforcement.updated"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -26,6 +26,9 @@ import aiohttp
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
 from frwatch.timeutil import parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
+
+if TYPE_CHECKING:
+    from frwatch.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -56,7 +59,7 @@ class FetchLimits:
     global_limit: int = 32
 
     @classmethod
-    def from_settings(cls, settings: Any) -> FetchLimits:
+    def from_settings(cls, settings: Settings) -> FetchLimits:
         return cls(
             connect_timeout=settings.connect_timeout.total_seconds(),
             total_timeout=settings.fetch_timeout.total_seconds(),

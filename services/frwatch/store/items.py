@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frwatch.classify import Verdict
 from frwatch.models import Item, ItemRevision
 
 VERDICT_FIELDS = ("is_enforcement", "score", "action_type", "regulator", "jurisdiction", "target",
@@ -32,11 +33,7 @@ async def find_by_content(session: AsyncSession, source_id: str, hashes: Sequenc
     return found
 
 
-async def get(session: AsyncSession, item_id: int) -> Item | None:
-    return await session.get(Item, item_id)
-
-
-def verdict_values(verdict: Any) -> dict[str, Any]:
+def verdict_values(verdict: Verdict) -> dict[str, Any]:
     return {name: getattr(verdict, name) for name in VERDICT_FIELDS}
 
 
@@ -47,7 +44,7 @@ def add(session: AsyncSession, **values: Any) -> Item:
 
 
 def revise(session: AsyncSession, item: Item, *, title: str, summary: str, link: str | None,
-           content_hash: str, verdict: Any, now: datetime) -> None:
+           content_hash: str, verdict: Verdict, now: datetime) -> None:
     """Keep the old text as a revision, then store the new text and verdict on the item."""
     session.add(ItemRevision(item_id=item.id, revision=item.revision, title=item.title, summary=item.summary,
                              link=item.link, content_hash=item.content_hash, recorded_at=now))
@@ -56,8 +53,3 @@ def revise(session: AsyncSession, item: Item, *, title: str, summary: str, link:
     item.updated_at = now
     for name, value in verdict_values(verdict).items():
         setattr(item, name, value)
-
-
-async def revisions(session: AsyncSession, item_id: int) -> list[ItemRevision]:
-    return list(await session.scalars(select(ItemRevision).where(ItemRevision.item_id == item_id)
-                                      .order_by(ItemRevision.revision)))
