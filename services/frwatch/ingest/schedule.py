@@ -34,6 +34,5 @@ def error_delay(error_count: int, interval: timedelta, *, maximum: timedelta,
 
 
 def _jitter(delay: timedelta, rng: random.Random | None, *, upward_only: bool = False) -> timedelta:
-    rng = rng or random
     low = 1.0 if upward_only else 1 - JITTER
-    return delay * rng.uniform(low, 1 + JITTER)
+    return delay * (rng or random).uniform(low, 1 + JITTER)

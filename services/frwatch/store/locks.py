@@ -14,5 +14,5 @@ EVENT_GROUPING = 0x66727761  # assigning reports to events
 
 
 async def xact_lock(session: AsyncSession, key: int) -> None:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
