@@ -24,8 +24,18 @@ def alembic_config(url: str) -> Config:
 
 
 @lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    """The migration scripts shipped with this code (read once: /readyz asks on every call)."""
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+@lru_cache(maxsize=1)
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    return _scripts().get_current_head()
 
 
 def schema_state(revision: str | None) -> str:
@@ -34,8 +44,7 @@ def schema_state(revision: str | None) -> str:
     head = head_revision()
     if revision == head:
         return "ok"
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config("")).walk_revisions()}
-    if revision is not None and revision not in known:
+    if revision is not None and revision not in _known_revisions():
         return "ok"
     return f"at {revision}, head is {head}: run frwatch migrate"
 
