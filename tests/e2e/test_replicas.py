@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -42,6 +41,7 @@ from standardwebhooks import Webhook
 from frwatch.db import create_engine
 from frwatch.migrate import head_revision
 from tests.conftest import PG_URL, _pg_admin
+from tests.faults.support import free_port, until
 from tests.feedbuild import FeedItem, rss
 from tests.feedserver import FeedServer
 
@@ -225,26 +225,6 @@ class Replica:
     def lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.read_text(errors="replace").splitlines()
                 if line.startswith("{")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def until(predicate, timeout: float, what: str, step: float = 0.1):  # type: ignore[no-untyped-def]
-    """Wait for ``predicate()`` (sync or async) to be truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(step)
 
 
 @pytest.fixture
