@@ -6,15 +6,18 @@ import argparse
 import asyncio
 import sys
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence, TextIO
 
 from frwatch import logs
 from frwatch.errors import ConfigError, FrwatchError
 from frwatch.settings import Settings
 from frwatch.sources_config import SourceSpec, parse_source
 from frwatch.timeutil import format_duration
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,51 +121,78 @@ def _spec_from_args(args: argparse.Namespace) -> SourceSpec:
 async def _sources_async(args: argparse.Namespace, settings: Settings) -> int:
     from frwatch.db import create_engine, session_factory
     from frwatch.migrate import upgrade_async
-    from frwatch.opml import parse_opml, to_opml
-    from frwatch.store import sources as store
     from frwatch.timeutil import utcnow
 
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            now = utcnow()
-            if args.action == "list":
-                rows = await store.list_all(session)
-                for s in rows:
-                    state = "on " if s.enabled else "off"
-                    interval = format_duration(timedelta(seconds=s.poll_interval_s)) if s.poll_interval_s else "default"
-                    print(f"{s.id:<28} {state} {s.kind:<9} {str(s.last_status or '-'):<4} errors={s.error_count:<3} "
-                          f"every={interval:<8} next={s.next_poll_at:%Y-%m-%d %H:%M} {s.url}")
-                print(f"{len(rows)} sources")
-            elif args.action == "add":
-                spec = _spec_from_args(args)
-                if await store.get(session, spec.id):
-                    raise ConfigError(f"source {spec.id}: already exists")
-                await store.add(session, spec, origin="cli", now=now)
-                print(f"added {spec.id}")
-            elif args.action == "remove":
-                source = await store.get(session, args.id)
-                if source is None:
-                    raise ConfigError(f"source {args.id}: no such source")
-                print(f"{await store.remove(session, source, purge=args.purge, now=now)} {args.id}")
-            elif args.action == "import-opml":
-                specs = parse_opml(Path(args.file).read_text(encoding="utf-8"), default_kind=args.kind)
-                added = 0
-                for spec in specs:
-                    if await store.get(session, spec.id) is None:
-                        await store.add(session, spec, origin="cli", now=now)
-                        added += 1
-                print(f"imported {added} of {len(specs)} feeds")
-            elif args.action == "export-opml":
-                text = to_opml([store.spec_of(s) for s in await store.list_all(session)])
-                if args.output == "-":
-                    sys.stdout.write(text)
-                else:
-                    Path(args.output).write_text(text, encoding="utf-8")
+            await SOURCE_ACTIONS[args.action](session, args, utcnow())
     finally:
         await engine.dispose()
     return 0
+
+
+async def _sources_list(session: AsyncSession, args: argparse.Namespace, now: datetime) -> None:
+    from frwatch.store import sources as store
+
+    rows = await store.list_all(session)
+    for s in rows:
+        state = "on " if s.enabled else "off"
+        interval = format_duration(timedelta(seconds=s.poll_interval_s)) if s.poll_interval_s else "default"
+        print(f"{s.id:<28} {state} {s.kind:<9} {str(s.last_status or '-'):<4} errors={s.error_count:<3} "
+              f"every={interval:<8} next={s.next_poll_at:%Y-%m-%d %H:%M} {s.url}")
+    print(f"{len(rows)} sources")
+
+
+async def _sources_add(session: AsyncSession, args: argparse.Namespace, now: datetime) -> None:
+    from frwatch.store import sources as store
+
+    spec = _spec_from_args(args)
+    if await store.get(session, spec.id):
+        raise ConfigError(f"source {spec.id}: already exists")
+    await store.add(session, spec, origin="cli", now=now)
+    print(f"added {spec.id}")
+
+
+async def _sources_remove(session: AsyncSession, args: argparse.Namespace, now: datetime) -> None:
+    from frwatch.store import sources as store
+
+    source = await store.get(session, args.id)
+    if source is None:
+        raise ConfigError(f"source {args.id}: no such source")
+    print(f"{await store.remove(session, source, purge=args.purge, now=now)} {args.id}")
+
+
+async def _sources_import_opml(session: AsyncSession, args: argparse.Namespace, now: datetime) -> None:
+    from frwatch.opml import parse_opml
+    from frwatch.store import sources as store
+
+    specs = parse_opml(Path(args.file).read_text(encoding="utf-8"), default_kind=args.kind)
+    added = 0
+    for spec in specs:
+        if await store.get(session, spec.id) is None:
+            await store.add(session, spec, origin="cli", now=now)
+            added += 1
+    print(f"imported {added} of {len(specs)} feeds")
+
+
+async def _sources_export_opml(session: AsyncSession, args: argparse.Namespace, now: datetime) -> None:
+    from frwatch.opml import to_opml
+    from frwatch.store import sources as store
+
+    text = to_opml([store.spec_of(s) for s in await store.list_all(session)])
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+SourceAction = Callable[["AsyncSession", argparse.Namespace, datetime], Awaitable[None]]
+SOURCE_ACTIONS: dict[str, SourceAction] = {
+    "list": _sources_list, "add": _sources_add, "remove": _sources_remove,
+    "import-opml": _sources_import_opml, "export-opml": _sources_export_opml,
+}
 
 
 COMMANDS = {"run": _run, "migrate": _migrate, "scan": _scan, "classify": _classify, "sources": _sources}
