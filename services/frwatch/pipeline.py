@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,14 +77,27 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             touched.append((item, verdict))
     await session.flush()
     result.enforcement = len(touched)
-    if touched:  # two reports of one action polled at once must not both see "no event yet"
-        await locks.xact_lock(session, locks.EVENT_GROUPING)
+    # two reports of one action polled at once must not both see "no event yet": lock what
+    # ``candidates`` searches by (target and regulator), so unrelated actions group in parallel
+    await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, verdict in touched))
     for item, verdict in touched:
         change = await assign_event(session, item, verdict, now)
         if change is not None:
             result.changes.append(change)
     await enqueue_event_changes(session, result.changes, now)
     return result
+
+
+def grouping_names(verdicts: Iterable[Verdict]) -> set[str]:
+    """The lock names covering the event candidates of these verdicts (see ``assign_event``)."""
+    names: set[str] = set()
+    for verdict in verdicts:
+        key = target_key(verdict.target)
+        if key:
+            names.add(key)
+        if verdict.regulator:
+            names.add("reg:" + verdict.regulator)
+    return names
 
 
 async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now: datetime) -> EventChange | None:
