@@ -46,11 +46,12 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
     """Store new entries, revise edited ones, group enforcement items, queue webhooks."""
     result = ProcessResult()
     unique = list({entry.key: entry for entry in entries}.values())
-    known = await item_store.find_by_keys(session, source.id, [entry.key for entry in unique])
+    known, stored_text = await item_store.find_known(session, source.id, [entry.key for entry in unique],
+                                                     [entry.content_hash for entry in unique])
     # An entry whose key is new but whose text is already stored is the same item under a new key
     # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
-    same_text = await item_store.find_by_content(
-        session, source.id, [entry.content_hash for entry in unique if entry.key not in known])
+    unknown_hashes = {entry.content_hash for entry in unique if entry.key not in known}
+    same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
     touched: list[tuple[Item, Verdict]] = []
     for entry in unique:
         existing = known.get(entry.key)
@@ -122,6 +123,5 @@ async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now:
     related = event_id if outcome == "related" else None
     event = event_store.create(session, item, target_key=key, occurred_at=occurred_at,
                                related_event_id=related, now=now)
-    await session.flush()
-    item.event_id = event.id
+    item.event_id = event.id  # the id is made here, not by the database: no flush needed
     return EventChange(event=event, kind=DETECTED, item_ids=[item.id])

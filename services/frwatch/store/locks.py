@@ -26,6 +26,8 @@ async def xact_lock_names(session: AsyncSession, space: int, names: Iterable[str
     in a cycle; unrelated names do not serialise (a hash collision only costs a wait)."""
     if session.bind.dialect.name != "postgresql":
         return
-    for name in sorted(set(names)):
-        await session.execute(text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(:name))"),
-                              {"space": space, "name": name})
+    ordered = sorted(set(names))
+    if ordered:  # one round trip; unnest yields the (sorted) array in order, so locks are taken in order
+        await session.execute(text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(name)) "
+                                   "FROM unnest(CAST(:names AS text[])) AS name"),
+                              {"space": space, "names": ordered})
