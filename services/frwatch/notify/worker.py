@@ -62,6 +62,7 @@ class Deliverer:
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
         self._batch_full = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self._closing = False
 
     async def start(self) -> None:
@@ -81,13 +82,17 @@ class Deliverer:
         pending: set[asyncio.Task[AttemptResult | None]] = set()
         started = 0
         while True:
+            self._slot_freed.clear()
             room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
             claims = await self._claim(room) if room > 0 and not self._closing else []
             pending.update(self._spawn(row, subscription) for row, subscription in claims)
             started += len(claims)
             if not pending:
                 return started
-            _, pending = await asyncio.wait(pending, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            slot_freed = asyncio.ensure_future(self._slot_freed.wait())
+            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            slot_freed.cancel()
+            pending -= done
 
     async def drain(self) -> int:
         """Deliver until nothing is deliverable now (``frwatch run --once``); returns attempts made."""
@@ -170,6 +175,9 @@ class Deliverer:
                                                  subscription.previous_secret_expires_at, now))
         result = await send(self._http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
+        # the HTTP part is over: its slot serves the next row while this one waits to be recorded
+        self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self._slot_freed.set()
         outcome = await self._record_soon(row, result, attempted_at=now)
         metrics.DELIVERIES.labels(outcome=outcome).inc()
         metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
