@@ -32,6 +32,7 @@ class ProcessResult:
     updated: int = 0
     unchanged: int = 0
     enforcement: int = 0
+    queued: int = 0  # webhooks owed (outbox rows written)
     changes: list[EventChange] = field(default_factory=list)
 
 
@@ -85,7 +86,7 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
         change = await assign_event(session, item, verdict, now)
         if change is not None:
             result.changes.append(change)
-    await enqueue_event_changes(session, result.changes, now)
+    result.queued = await enqueue_event_changes(session, result.changes, now)
     return result
 
 

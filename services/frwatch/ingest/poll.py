@@ -13,7 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Callable, Sequence
 
 from frwatch import metrics
 from frwatch.errors import FrwatchError
@@ -57,8 +57,10 @@ def interval_of(source: Source, rt: Runtime) -> timedelta:
     return rt.settings.poll_interval
 
 
-async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None) -> list[PollOutcome]:
+async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None,
+                   on_queued: Callable[[], None] | None = None) -> list[PollOutcome]:
     """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
+    ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
     A slot is refilled as soon as its poll ends, so a hanging feed holds only its own slot and
     never the sources claimed after it. Settled polls free their slot at once; their bookkeeping
@@ -81,7 +83,7 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
                                                            worker=rt.worker, lease=rt.settings.lease_duration,
                                                            limit=batch - len(running))
                 more = bool(claimed)
-                running.update(asyncio.create_task(_poll(rt, source)) for source in claimed)
+                running.update(asyncio.create_task(_poll(rt, source, on_queued)) for source in claimed)
             if not running and not settled:
                 break
             if running:
@@ -119,7 +121,7 @@ async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
     return polled
 
 
-async def _poll(rt: Runtime, source: Source) -> PollOutcome | Settled:
+async def _poll(rt: Runtime, source: Source, on_queued: Callable[[], None] | None = None) -> PollOutcome | Settled:
     """Fetch; a changed body is parsed and stored now, anything else is handed back settled."""
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
@@ -132,8 +134,10 @@ async def _poll(rt: Runtime, source: Source) -> PollOutcome | Settled:
     except Exception as exc:  # a bug must not stop the other sources; it is logged with its trace
         log.exception("poll failed unexpectedly", extra={"source_id": source.id})
         return Settled(source, error=exc)
-    outcome = await _store_entries(rt, source, result, parsed)
+    outcome, queued = await _store_entries(rt, source, result, parsed)
     metrics.POLLS.labels(outcome=outcome.outcome).inc()
+    if queued and on_queued is not None:
+        on_queued()
     return outcome
 
 
@@ -145,14 +149,16 @@ async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
     return parse_feed(result.body, url=result.url, content_type=result.content_type, dedup_mode=source.dedup_mode)
 
 
-async def _store_entries(rt: Runtime, leased: Source, result: FetchResult, parsed: ParsedFeed) -> PollOutcome:
-    """A changed feed: its entries through the pipeline and its bookkeeping, in one transaction."""
+async def _store_entries(rt: Runtime, leased: Source, result: FetchResult,
+                         parsed: ParsedFeed) -> tuple[PollOutcome, int]:
+    """A changed feed: its entries through the pipeline and its bookkeeping, in one transaction.
+    Returns the outcome and the number of webhooks queued."""
     now = rt.clock()
     async with rt.sessions() as session, session.begin():
         source = await source_store.lock_for_result(session, leased.id, rt.worker)
         if source is None:
             log.warning("lease lost before storing poll result", extra={"source_id": leased.id})
-            return PollOutcome(leased.id, "lease_lost", result.status)
+            return PollOutcome(leased.id, "lease_lost", result.status), 0
         processed = await process_entries(session, source, parsed.entries, rt.classifier, now)
         source.body_hash = body_hash(result.body or b"")
         source.dedup_mode = parsed.dedup_mode
@@ -161,7 +167,7 @@ async def _store_entries(rt: Runtime, leased: Source, result: FetchResult, parse
     metrics.ENFORCEMENT_DETECTED.inc(processed.enforcement)
     for change in processed.changes:
         metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
-    return _success_outcome(leased.id, result, processed)
+    return _success_outcome(leased.id, result, processed), processed.queued
 
 
 async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutcome]:

@@ -63,6 +63,7 @@ class Deliverer:
         self._finished: list[Finished] = []
         self._batch_full = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._work_queued = asyncio.Event()
         self._closing = False
 
     async def start(self) -> None:
@@ -93,6 +94,18 @@ class Deliverer:
             done, _ = await asyncio.wait(pending | {slot_freed}, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
             slot_freed.cancel()
             pending -= done
+
+    def wake(self) -> None:
+        """Messages were just queued: ``wait_for_work`` returns now instead of at the next tick."""
+        self._work_queued.set()
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Until ``wake`` is called (or was, since the last wait) or ``timeout`` seconds pass."""
+        try:
+            await asyncio.wait_for(self._work_queued.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._work_queued.clear()
 
     async def drain(self) -> int:
         """Deliver until nothing is deliverable now (``frwatch run --once``); returns attempts made."""
