@@ -28,7 +28,7 @@ from frwatch.store import sources as source_store
 log = logging.getLogger("frwatch.poll")
 
 PARSE_IN_THREAD_BYTES = 256 * 1024  # big bodies are parsed off the event loop
-FLUSH_AFTER_S = 0.05  # unchanged/failed outcomes wait at most this long to be written together …
+BATCH_AFTER_S = 0.05  # settled polls wait at most this long to be written together (or free slots to be refilled) …
 FLUSH_SIZE = 200  # … or until this many are waiting
 
 
@@ -62,55 +62,98 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
     """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
     ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
-    A slot is refilled as soon as its poll ends, so a hanging feed holds only its own slot and
-    never the sources claimed after it. Settled polls free their slot at once; their bookkeeping
-    is written every ``FLUSH_AFTER_S`` or ``FLUSH_SIZE`` polls, in one transaction.
+    A free slot is refilled within ``BATCH_AFTER_S`` (at once when a quarter of the slots are
+    free), so a hanging feed holds only its own slot and never the sources claimed after it.
+    Settled polls free their slot at once; their bookkeeping is written every ``BATCH_AFTER_S``
+    or ``FLUSH_SIZE`` polls, in one transaction.
     """
-    batch = batch or rt.settings.fetch_concurrency * 2
-    loop = asyncio.get_running_loop()
-    cycle_start = rt.clock()
-    outcomes: list[PollOutcome] = []
-    running: set[asyncio.Task[PollOutcome | Settled]] = set()
-    settled: list[Settled] = []
-    flush_at = 0.0
-    failure: BaseException | None = None
-    more = True
+    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 2, stop, on_queued)
     try:
-        while True:
-            if more and len(running) < batch and (stop is None or not stop.is_set()):
-                async with rt.sessions() as session, session.begin():
-                    claimed = await source_store.claim_due(session, now=rt.clock(), due_by=cycle_start,
-                                                           worker=rt.worker, lease=rt.settings.lease_duration,
-                                                           limit=batch - len(running))
-                more = bool(claimed)
-                running.update(asyncio.create_task(_poll(rt, source, on_queued)) for source in claimed)
-            if not running and not settled:
-                break
-            if running:
-                timeout = max(0.0, flush_at - loop.time()) if settled else None
-                done, running = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task.exception() is not None:  # e.g. the database went away while storing
-                        failure = failure or task.exception()
-                    elif isinstance(task.result(), Settled):
-                        flush_at = flush_at if settled else loop.time() + FLUSH_AFTER_S
-                        settled.append(task.result())  # type: ignore[arg-type]
-                    else:
-                        outcomes.append(task.result())  # type: ignore[arg-type]
-            if settled and (not running or len(settled) >= FLUSH_SIZE or loop.time() >= flush_at):
-                try:
-                    outcomes += await write_settled(rt, settled)
-                except Exception as exc:  # the leases expire; the polls in flight still finish
-                    failure = failure or exc
-                settled = []
+        await cycle.run()
     finally:  # cancelled (shutdown past the grace period) or the claim failed: stop the polls in flight
-        for task in running:
+        await cycle.cancel()
+    if cycle.failure is not None:
+        raise cycle.failure
+    return cycle.outcomes
+
+
+class _Cycle:
+    """The state of one ``poll_due``: polls running, settled polls waiting to be written."""
+
+    def __init__(self, rt: Runtime, batch: int, stop: asyncio.Event | None,
+                 on_queued: Callable[[], None] | None):
+        self.rt, self.batch, self.stop, self.on_queued = rt, batch, stop, on_queued
+        self.loop = asyncio.get_running_loop()
+        self.cycle_start = rt.clock()
+        self.outcomes: list[PollOutcome] = []
+        self.running: set[asyncio.Task[PollOutcome | Settled]] = set()
+        self.settled: list[Settled] = []
+        self.flush_at = self.claim_at = 0.0
+        self.failure: BaseException | None = None
+        self.more = True
+
+    async def run(self) -> None:
+        while True:
+            if self._should_claim():
+                await self._claim()
+            if not self.running and not self.settled:
+                return
+            if self.running:
+                self._collect(await self._wait())
+            if self.settled and (not self.running or len(self.settled) >= FLUSH_SIZE
+                                 or self.loop.time() >= self.flush_at):
+                await self._flush()
+
+    def _should_claim(self) -> bool:
+        room = self.batch - len(self.running)
+        if not self.more or room <= 0 or (self.stop is not None and self.stop.is_set()):
+            return False
+        return room >= self.batch // 4 or not self.running or self.loop.time() >= self.claim_at
+
+    async def _claim(self) -> None:
+        rt = self.rt
+        async with rt.sessions() as session, session.begin():
+            claimed = await source_store.claim_due(session, now=rt.clock(), due_by=self.cycle_start, worker=rt.worker,
+                                                   lease=rt.settings.lease_duration,
+                                                   limit=self.batch - len(self.running))
+        self.more = bool(claimed)
+        self.claim_at = self.loop.time() + BATCH_AFTER_S
+        self.running.update(asyncio.create_task(_poll(rt, source, self.on_queued)) for source in claimed)
+
+    async def _wait(self) -> set[asyncio.Task[PollOutcome | Settled]]:
+        """Until a poll ends, or it is time to flush or to refill a free slot."""
+        deadlines = [self.flush_at] if self.settled else []
+        if self.more and len(self.running) < self.batch:
+            deadlines.append(self.claim_at)
+        timeout = max(0.0, min(deadlines) - self.loop.time()) if deadlines else None
+        done, self.running = await asyncio.wait(self.running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return done
+
+    def _collect(self, done: set[asyncio.Task[PollOutcome | Settled]]) -> None:
+        for task in done:
+            if task.exception() is not None:  # e.g. the database went away while storing
+                self.failure = self.failure or task.exception()
+                continue
+            polled = task.result()
+            if isinstance(polled, Settled):
+                if not self.settled:
+                    self.flush_at = self.loop.time() + BATCH_AFTER_S
+                self.settled.append(polled)
+            else:
+                self.outcomes.append(polled)
+
+    async def _flush(self) -> None:
+        try:
+            self.outcomes += await write_settled(self.rt, self.settled)
+        except Exception as exc:  # the leases expire; the polls in flight still finish
+            self.failure = self.failure or exc
+        self.settled = []
+
+    async def cancel(self) -> None:
+        for task in self.running:
             task.cancel()
-        if running:
-            await asyncio.wait(running)
-    if failure is not None:
-        raise failure
-    return outcomes
+        if self.running:
+            await asyncio.wait(self.running)
 
 
 async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
