@@ -40,6 +40,8 @@ log = logging.getLogger("frwatch.notify")
 
 RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be recorded with others …
 RECORD_BATCH = 100  # … or until this many are waiting
+DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
+CLAIM_AFTER_S = 0.05  # a free slot waits at most this long for the next claim
 
 
 @dataclass
@@ -52,8 +54,8 @@ class Finished:
 
 
 class Deliverer:
-    """Process-lifetime delivery state: ``start()`` once, ``deliver_due()`` every tick (or
-    ``drain()`` for a one-shot run), ``close()`` at shutdown (releases leases still in flight)."""
+    """Process-lifetime delivery state: ``start()`` once, ``drain()`` (or ``deliver_due()``) every
+    tick and on ``wake()``, ``close()`` at shutdown (releases leases still in flight)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
@@ -81,17 +83,24 @@ class Deliverer:
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
         pending: set[asyncio.Task[AttemptResult | None]] = set()
-        started = 0
+        loop = asyncio.get_running_loop()
+        started, claim_at = 0, 0.0
         while True:
             self._slot_freed.clear()
             room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
-            claims = await self._claim(room) if room > 0 and not self._closing else []
-            pending.update(self._spawn(row, subscription) for row, subscription in claims)
-            started += len(claims)
+            # one claim per freed slot would rank the whole outbox for each: wait for a quarter of
+            # the slots, but never longer than CLAIM_AFTER_S (a hanging endpoint holds only its own)
+            if room > 0 and not self._closing and (not pending or loop.time() >= claim_at
+                                                    or room >= settings.webhook_concurrency // 4):
+                claims = await self._claim(room)
+                claim_at = loop.time() + CLAIM_AFTER_S
+                pending.update(self._spawn(row, subscription) for row, subscription in claims)
+                started += len(claims)
             if not pending:
                 return started
+            timeout = poll if room <= 0 else min(poll, max(0.0, claim_at - loop.time()))
             slot_freed = asyncio.ensure_future(self._slot_freed.wait())
-            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             slot_freed.cancel()
             pending -= done
 
@@ -108,9 +117,11 @@ class Deliverer:
         self._work_queued.clear()
 
     async def drain(self) -> int:
-        """Deliver until nothing is deliverable now (``frwatch run --once``); returns attempts made."""
+        """Deliver until nothing is deliverable now (``frwatch run --once``, the worker's delivery
+        loop); returns attempts made. Rounds are large: each ends by waiting for its last attempts
+        to be recorded, which small rounds would pay every ``deliver_due`` limit of attempts."""
         total = 0
-        while made := await self.deliver_due():
+        while made := await self.deliver_due(limit=DRAIN_ROUND):
             total += made
         return total
 
