@@ -8,12 +8,22 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_S = 30
+DEFAULT_POOL_SIZE = 10
+MAX_OVERFLOW = 10
+
+
+def pool_size_for(fetch_concurrency: int, webhook_concurrency: int) -> int:
+    """Enough pooled connections for every poll or webhook transaction that can run at once, so a
+    busy cycle never opens (and closes again) overflow connections for each transaction."""
+    return max(DEFAULT_POOL_SIZE, fetch_concurrency, webhook_concurrency)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """SQLite gets WAL, foreign keys and a busy timeout (a locked file is waited on, not crashed
-    on); PostgreSQL gets pre-ping so connections dropped by a restart are replaced."""
+    on); PostgreSQL gets pre-ping so connections dropped by a restart are replaced. ``pool_size``
+    applies to PostgreSQL only."""
     if url.startswith("sqlite"):
+        kwargs.pop("pool_size", None)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -26,8 +36,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_size", DEFAULT_POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     return create_async_engine(url, **kwargs)
 
 

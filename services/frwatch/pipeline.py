@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ class ProcessResult:
     updated: int = 0
     unchanged: int = 0
     enforcement: int = 0
+    queued: int = 0  # webhooks owed (outbox rows written)
     changes: list[EventChange] = field(default_factory=list)
 
 
@@ -44,11 +45,12 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
     """Store new entries, revise edited ones, group enforcement items, queue webhooks."""
     result = ProcessResult()
     unique = list({entry.key: entry for entry in entries}.values())
-    known = await item_store.find_by_keys(session, source.id, [entry.key for entry in unique])
+    known, stored_text = await item_store.find_known(session, source.id, [entry.key for entry in unique],
+                                                     [entry.content_hash for entry in unique])
     # An entry whose key is new but whose text is already stored is the same item under a new key
     # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
-    same_text = await item_store.find_by_content(
-        session, source.id, [entry.content_hash for entry in unique if entry.key not in known])
+    unknown_hashes = {entry.content_hash for entry in unique if entry.key not in known}
+    same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
     touched: list[tuple[Item, Verdict]] = []
     for entry in unique:
         existing = known.get(entry.key)
@@ -75,14 +77,27 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             touched.append((item, verdict))
     await session.flush()
     result.enforcement = len(touched)
-    if touched:  # two reports of one action polled at once must not both see "no event yet"
-        await locks.xact_lock(session, locks.EVENT_GROUPING)
+    # two reports of one action polled at once must not both see "no event yet": lock what
+    # ``candidates`` searches by (target and regulator), so unrelated actions group in parallel
+    await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, verdict in touched))
     for item, verdict in touched:
         change = await assign_event(session, item, verdict, now)
         if change is not None:
             result.changes.append(change)
-    await enqueue_event_changes(session, result.changes, now)
+    result.queued = await enqueue_event_changes(session, result.changes, now)
     return result
+
+
+def grouping_names(verdicts: Iterable[Verdict]) -> set[str]:
+    """The lock names covering the event candidates of these verdicts (see ``assign_event``)."""
+    names: set[str] = set()
+    for verdict in verdicts:
+        key = target_key(verdict.target)
+        if key:
+            names.add(key)
+        if verdict.regulator:
+            names.add("reg:" + verdict.regulator)
+    return names
 
 
 async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now: datetime) -> EventChange | None:
@@ -107,6 +122,5 @@ async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now:
     related = event_id if outcome == "related" else None
     event = event_store.create(session, item, target_key=key, occurred_at=occurred_at,
                                related_event_id=related, now=now)
-    await session.flush()
-    item.event_id = event.id
+    item.event_id = event.id  # the id is made here, not by the database: no flush needed
     return EventChange(event=event, kind=DETECTED, item_ids=[item.id])

@@ -13,7 +13,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from frwatch.classify import Classifier
-from frwatch.db import create_engine, session_factory
+from frwatch.db import create_engine, pool_size_for, session_factory
 from frwatch.ingest.fetch import FetchLimits, Fetcher, make_session
 from frwatch.timeutil import Clock, utcnow
 from frwatch.urlguard import UrlGuard
@@ -41,7 +41,8 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, clock: Clock = utcnow, guard: UrlGuard | None = None,
                        classifier: Classifier | None = None) -> AsyncIterator[Runtime]:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url,
+                           pool_size=pool_size_for(settings.fetch_concurrency, settings.webhook_concurrency))
     guard = guard or UrlGuard(settings.allow_private_networks)
     limits = FetchLimits.from_settings(settings)
     # one session for feeds and webhooks: room for every fetch and every webhook attempt at once

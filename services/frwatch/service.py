@@ -41,7 +41,8 @@ async def prepare(rt: Runtime) -> None:
 
 
 class Worker:
-    """The two periodic jobs (poll, deliver) and their shutdown."""
+    """The two periodic jobs and their shutdown: polling (a scheduler job every tick) and delivery
+    (a loop that runs every tick, and at once when a poll has queued webhooks)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
@@ -49,6 +50,7 @@ class Worker:
         self.deliverer = Deliverer(rt)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.running: set[asyncio.Task[object]] = set()
+        self.delivery: asyncio.Task[None] | None = None
 
     async def _guarded(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
         """Run one tick; a failed tick is logged and the next one runs as usual."""
@@ -65,10 +67,17 @@ class Worker:
             self.running.discard(task)
 
     async def poll_tick(self) -> None:
-        await self._guarded("poll", lambda: poll_due(self.rt, stop=self.stop))
+        await self._guarded("poll", lambda: poll_due(self.rt, stop=self.stop, on_queued=self.deliverer.wake))
 
     async def deliver_tick(self) -> None:
-        await self._guarded("deliver", self.deliverer.deliver_due)
+        await self._guarded("deliver", self.deliverer.drain)
+
+    async def _deliver_loop(self) -> None:
+        tick = self.rt.settings.tick_interval.total_seconds()
+        while not self.stop.is_set():
+            await self.deliver_tick()
+            if not self.stop.is_set():
+                await self.deliverer.wait_for_work(tick)
 
     def health(self) -> str:
         return "ok" if self.scheduler.running and not self.stop.is_set() else "stopped"
@@ -76,15 +85,16 @@ class Worker:
     async def start(self) -> None:
         await self.deliverer.start()
         seconds = self.rt.settings.tick_interval.total_seconds()
-        for name, func in (("poll", self.poll_tick), ("deliver", self.deliver_tick)):
-            self.scheduler.add_job(func, "interval", seconds=seconds, id=name, max_instances=1,
-                                   coalesce=True, next_run_time=self.rt.clock())
+        self.scheduler.add_job(self.poll_tick, "interval", seconds=seconds, id="poll", max_instances=1,
+                               coalesce=True, next_run_time=self.rt.clock())
         self.scheduler.start()
+        self.delivery = asyncio.create_task(self._deliver_loop())
 
     async def shutdown(self) -> None:
         """Stop ticking, give work in flight the grace period, then release what is left."""
         self.stop.set()
         self.deliverer.stop_claiming()
+        self.deliverer.wake()  # the delivery loop, if waiting for work, ends now
         # pause, not shutdown: APScheduler's AsyncIOExecutor.shutdown() cancels the ticks in
         # flight at once, which would skip the grace period
         self.scheduler.pause()
@@ -94,6 +104,9 @@ class Worker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        if self.delivery is not None:  # between ticks now: waiting for work
+            self.delivery.cancel()
+            await asyncio.gather(self.delivery, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
         async with self.rt.sessions() as session, session.begin():
             await source_store.release_all(session, self.rt.worker)

@@ -1,8 +1,10 @@
 """One poll cycle: claim due sources, fetch, parse, hand entries to the pipeline, reschedule.
 
-Leases are claimed and committed before any HTTP; results are written in one transaction per
-source, only if this worker still holds the lease. A failing source is recorded and backed off;
-it never stops the others.
+Leases are claimed and committed before any HTTP. A source with a changed body is written in its
+own transaction (its entries go through the pipeline); the bookkeeping of every other outcome
+(304, an unchanged body, an error) is collected for a few milliseconds and written for many
+sources in one transaction. Either way a result is written only if this worker still holds the
+lease. A failing source is recorded and backed off; it never stops the others.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Callable, Sequence
 
 from frwatch import metrics
 from frwatch.errors import FrwatchError
@@ -25,6 +28,8 @@ from frwatch.store import sources as source_store
 log = logging.getLogger("frwatch.poll")
 
 PARSE_IN_THREAD_BYTES = 256 * 1024  # big bodies are parsed off the event loop
+BATCH_AFTER_S = 0.05  # settled polls wait at most this long to be written together (or free slots to be refilled) …
+FLUSH_SIZE = 200  # … or until this many are waiting
 
 
 @dataclass
@@ -37,75 +42,150 @@ class PollOutcome:
     error: str | None = None
 
 
+@dataclass
+class Settled:
+    """A poll that needs no pipeline (304, unchanged body, or a failure): only bookkeeping is left,
+    written together with others by ``write_settled``. Exactly one of ``result`` and ``error``."""
+    source: Source
+    result: FetchResult | None = None
+    error: Exception | None = None
+
+
 def interval_of(source: Source, rt: Runtime) -> timedelta:
     if source.poll_interval_s:
         return timedelta(seconds=source.poll_interval_s)
     return rt.settings.poll_interval
 
 
-async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None) -> list[PollOutcome]:
+async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event | None = None,
+                   on_queued: Callable[[], None] | None = None) -> list[PollOutcome]:
     """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
+    ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
-    A slot is refilled as soon as its poll ends, so a hanging feed holds only its own slot and
-    never the sources claimed after it.
+    A free slot is refilled within ``BATCH_AFTER_S`` (at once when a quarter of the slots are
+    free), so a hanging feed holds only its own slot and never the sources claimed after it.
+    Settled polls free their slot at once; their bookkeeping is written every ``BATCH_AFTER_S``
+    or ``FLUSH_SIZE`` polls, in one transaction.
     """
-    batch = batch or rt.settings.fetch_concurrency * 2
-    cycle_start = rt.clock()
-    outcomes: list[PollOutcome] = []
-    running: set[asyncio.Task[PollOutcome]] = set()
-    failure: BaseException | None = None
-    more = True
+    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 2, stop, on_queued)
     try:
-        while True:
-            if more and len(running) < batch and (stop is None or not stop.is_set()):
-                async with rt.sessions() as session, session.begin():
-                    claimed = await source_store.claim_due(session, now=rt.clock(), due_by=cycle_start,
-                                                           worker=rt.worker, lease=rt.settings.lease_duration,
-                                                           limit=batch - len(running))
-                more = bool(claimed)
-                running.update(asyncio.create_task(poll_source(rt, source)) for source in claimed)
-            if not running:
-                break
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() is None:
-                    outcomes.append(task.result())
-                else:  # e.g. the database went away while storing: the others still finish
-                    failure = failure or task.exception()
+        await cycle.run()
     finally:  # cancelled (shutdown past the grace period) or the claim failed: stop the polls in flight
-        for task in running:
+        await cycle.cancel()
+    if cycle.failure is not None:
+        raise cycle.failure
+    return cycle.outcomes
+
+
+class _Cycle:
+    """The state of one ``poll_due``: polls running, settled polls waiting to be written."""
+
+    def __init__(self, rt: Runtime, batch: int, stop: asyncio.Event | None,
+                 on_queued: Callable[[], None] | None):
+        self.rt, self.batch, self.stop, self.on_queued = rt, batch, stop, on_queued
+        self.loop = asyncio.get_running_loop()
+        self.cycle_start = rt.clock()
+        self.outcomes: list[PollOutcome] = []
+        self.running: set[asyncio.Task[PollOutcome | Settled]] = set()
+        self.settled: list[Settled] = []
+        self.flush_at = self.claim_at = 0.0
+        self.failure: BaseException | None = None
+        self.more = True
+
+    async def run(self) -> None:
+        while True:
+            if self._should_claim():
+                await self._claim()
+            if not self.running and not self.settled:
+                return
+            if self.running:
+                self._collect(await self._wait())
+            if self.settled and (not self.running or len(self.settled) >= FLUSH_SIZE
+                                 or self.loop.time() >= self.flush_at):
+                await self._flush()
+
+    def _should_claim(self) -> bool:
+        room = self.batch - len(self.running)
+        if not self.more or room <= 0 or (self.stop is not None and self.stop.is_set()):
+            return False
+        return room >= self.batch // 4 or not self.running or self.loop.time() >= self.claim_at
+
+    async def _claim(self) -> None:
+        rt = self.rt
+        async with rt.sessions() as session, session.begin():
+            claimed = await source_store.claim_due(session, now=rt.clock(), due_by=self.cycle_start, worker=rt.worker,
+                                                   lease=rt.settings.lease_duration,
+                                                   limit=self.batch - len(self.running))
+        self.more = bool(claimed)
+        self.claim_at = self.loop.time() + BATCH_AFTER_S
+        self.running.update(asyncio.create_task(_poll(rt, source, self.on_queued)) for source in claimed)
+
+    async def _wait(self) -> set[asyncio.Task[PollOutcome | Settled]]:
+        """Until a poll ends, or it is time to flush or to refill a free slot."""
+        deadlines = [self.flush_at] if self.settled else []
+        if self.more and len(self.running) < self.batch:
+            deadlines.append(self.claim_at)
+        timeout = max(0.0, min(deadlines) - self.loop.time()) if deadlines else None
+        done, self.running = await asyncio.wait(self.running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return done
+
+    def _collect(self, done: set[asyncio.Task[PollOutcome | Settled]]) -> None:
+        for task in done:
+            if task.exception() is not None:  # e.g. the database went away while storing
+                self.failure = self.failure or task.exception()
+                continue
+            polled = task.result()
+            if isinstance(polled, Settled):
+                if not self.settled:
+                    self.flush_at = self.loop.time() + BATCH_AFTER_S
+                self.settled.append(polled)
+            else:
+                self.outcomes.append(polled)
+
+    async def _flush(self) -> None:
+        try:
+            self.outcomes += await write_settled(self.rt, self.settled)
+        except Exception as exc:  # the leases expire; the polls in flight still finish
+            self.failure = self.failure or exc
+        self.settled = []
+
+    async def cancel(self) -> None:
+        for task in self.running:
             task.cancel()
-        if running:
-            await asyncio.wait(running)
-    if failure is not None:
-        raise failure
-    return outcomes
+        if self.running:
+            await asyncio.wait(self.running)
 
 
 async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
     """Fetch and store one leased source; never raises for the source's own failures."""
-    outcome = await _poll(rt, source)
-    metrics.POLLS.labels(outcome=outcome.outcome).inc()
-    return outcome
+    polled = await _poll(rt, source)
+    if isinstance(polled, Settled):
+        return (await write_settled(rt, [polled]))[0]
+    return polled
 
 
-async def _poll(rt: Runtime, source: Source) -> PollOutcome:
+async def _poll(rt: Runtime, source: Source, on_queued: Callable[[], None] | None = None) -> PollOutcome | Settled:
+    """Fetch; a changed body is parsed and stored now, anything else is handed back settled."""
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
         metrics.FETCH_SECONDS.observe(result.elapsed_s)
-        parsed = None
-        if not result.not_modified and result.body is not None and body_hash(result.body) != source.body_hash:
-            parsed = await _parse(result, source)
+        if result.not_modified or result.body is None or body_hash(result.body) == source.body_hash:
+            return Settled(source, result=result)
+        parsed = await _parse(result, source)
     except FrwatchError as exc:
-        return await _record_failure(rt, source, exc)
+        return Settled(source, error=exc)
     except Exception as exc:  # a bug must not stop the other sources; it is logged with its trace
         log.exception("poll failed unexpectedly", extra={"source_id": source.id})
-        return await _record_failure(rt, source, exc)
+        return Settled(source, error=exc)
     try:
-        return await _record_success(rt, source, result, parsed)
+        outcome, queued = await _store_entries(rt, source, result, parsed)
     except Exception as exc:  # rolled back; recorded (lease released, backed off) if the database lets us
         log.exception("storing poll result failed", extra={"source_id": source.id})
-        return await _record_failure(rt, source, exc)
+        return Settled(source, error=exc)
+    metrics.POLLS.labels(outcome=outcome.outcome).inc()
+    if queued and on_queued is not None:
+        on_queued()
+    return outcome
 
 
 async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
@@ -116,62 +196,95 @@ async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
     return parse_feed(result.body, url=result.url, content_type=result.content_type, dedup_mode=source.dedup_mode)
 
 
-async def _record_success(rt: Runtime, leased: Source, result: FetchResult, parsed: ParsedFeed | None) -> PollOutcome:
+async def _store_entries(rt: Runtime, leased: Source, result: FetchResult,
+                         parsed: ParsedFeed) -> tuple[PollOutcome, int]:
+    """A changed feed: its entries through the pipeline and its bookkeeping, in one transaction.
+    Returns the outcome and the number of webhooks queued."""
     now = rt.clock()
     async with rt.sessions() as session, session.begin():
         source = await source_store.lock_for_result(session, leased.id, rt.worker)
         if source is None:
             log.warning("lease lost before storing poll result", extra={"source_id": leased.id})
-            return PollOutcome(leased.id, "lease_lost", result.status)
-        processed = ProcessResult()
-        if parsed is not None:
-            processed = await process_entries(session, source, parsed.entries, rt.classifier, now)
-            source.body_hash = body_hash(result.body or b"")
-            source.dedup_mode = parsed.dedup_mode
-        if result.permanent_url and result.permanent_url != source.url:
-            log.info("source moved permanently", extra={"source_id": source.id, "url": result.permanent_url})
-            source.url = result.permanent_url
-        source.etag, source.last_modified = result.etag, result.last_modified
-        source.last_status, source.last_error, source.error_count = result.status, None, 0
-        source.last_polled_at = source.last_success_at = now
-        source.polls += 1
-        source.next_poll_at = now + next_poll_delay(
-            interval_of(source, rt), minimum=rt.settings.min_poll_interval, maximum=rt.settings.max_poll_interval,
-            feed_ttl=parsed.ttl if parsed else None, max_age=result.max_age)
-        source.lease_owner = source.lease_until = None
+            return PollOutcome(leased.id, "lease_lost", result.status), 0
+        processed = await process_entries(session, source, parsed.entries, rt.classifier, now)
+        source.body_hash = body_hash(result.body or b"")
+        source.dedup_mode = parsed.dedup_mode
+        _apply_success(rt, source, result, now, feed_ttl=parsed.ttl)
     metrics.ITEMS_INGESTED.inc(processed.new)
     metrics.ENFORCEMENT_DETECTED.inc(processed.enforcement)
     for change in processed.changes:
         metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
+    return _success_outcome(leased.id, result, processed), processed.queued
+
+
+async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutcome]:
+    """Write the bookkeeping of many settled polls in one transaction (sources whose lease this
+    worker lost are left alone), then count and log each."""
+    now = rt.clock()
+    async with rt.sessions() as session, session.begin():
+        held = await source_store.lock_many_for_result(session, [poll.source.id for poll in polls], rt.worker)
+        outcomes = [_apply_settled(rt, held.get(poll.source.id), poll, now) for poll in polls]
+    for outcome in outcomes:
+        metrics.POLLS.labels(outcome=outcome.outcome).inc()
+    return outcomes
+
+
+def _apply_settled(rt: Runtime, source: Source | None, poll: Settled, now: datetime) -> PollOutcome:
+    if poll.error is not None:
+        return _apply_failure(rt, source, poll.source.id, poll.error, now)
+    assert poll.result is not None
+    if source is None:
+        log.warning("lease lost before storing poll result", extra={"source_id": poll.source.id})
+        return PollOutcome(poll.source.id, "lease_lost", poll.result.status)
+    _apply_success(rt, source, poll.result, now)
+    return _success_outcome(source.id, poll.result, ProcessResult())
+
+
+def _apply_success(rt: Runtime, source: Source, result: FetchResult, now: datetime, *,
+                   feed_ttl: timedelta | None = None) -> None:
+    """A successful poll's bookkeeping on the locked row: validators, moved URL, next poll, lease."""
+    if result.permanent_url and result.permanent_url != source.url:
+        log.info("source moved permanently", extra={"source_id": source.id, "url": result.permanent_url})
+        source.url = result.permanent_url
+    source.etag, source.last_modified = result.etag, result.last_modified
+    source.last_status, source.last_error, source.error_count = result.status, None, 0
+    source.last_polled_at = source.last_success_at = now
+    source.polls += 1
+    source.next_poll_at = now + next_poll_delay(
+        interval_of(source, rt), minimum=rt.settings.min_poll_interval, maximum=rt.settings.max_poll_interval,
+        feed_ttl=feed_ttl, max_age=result.max_age)
+    source.lease_owner = source.lease_until = None
+
+
+def _success_outcome(source_id: str, result: FetchResult, processed: ProcessResult) -> PollOutcome:
     outcome = "not_modified" if result.not_modified else ("new_items" if processed.new or processed.updated else "no_change")
-    log.info("polled", extra={"source_id": leased.id, "status": result.status, "outcome": outcome,
+    log.info("polled", extra={"source_id": source_id, "status": result.status, "outcome": outcome,
                               "new": processed.new, "updated": processed.updated,
                               "enforcement": processed.enforcement})
-    return PollOutcome(leased.id, outcome, result.status, processed.new, processed.updated)
+    return PollOutcome(source_id, outcome, result.status, processed.new, processed.updated)
 
 
-async def _record_failure(rt: Runtime, leased: Source, exc: Exception) -> PollOutcome:
-    now = rt.clock()
+def _apply_failure(rt: Runtime, source: Source | None, source_id: str, exc: Exception, now: datetime) -> PollOutcome:
+    """A failed poll's bookkeeping on the locked row (``None``: lease lost, nothing written):
+    error count and back-off, or disabled for good on 410."""
     message = str(exc) or type(exc).__name__
     status = getattr(exc, "status", None)
-    async with rt.sessions() as session, session.begin():
-        source = await source_store.lock_for_result(session, leased.id, rt.worker)
-        if source is None:
-            return PollOutcome(leased.id, "lease_lost", status, error=message)
-        source.last_polled_at = now
-        source.last_status, source.last_error = status, message[:2000]
-        source.error_count += 1
-        source.polls += 1
-        source.lease_owner = source.lease_until = None
-        if isinstance(exc, SourceGone):
-            source.enabled = False
-            source.disabled_reason = f"feed is gone (HTTP 410): {message}"
-            outcome = "gone"
-        else:
-            outcome = "error"
-            source.next_poll_at = now + error_delay(
-                source.error_count, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
-                retry_after=getattr(exc, "retry_after", None))
-    log.warning("poll failed", extra={"source_id": leased.id, "status": status, "error": message,
+    if source is None:
+        return PollOutcome(source_id, "lease_lost", status, error=message)
+    source.last_polled_at = now
+    source.last_status, source.last_error = status, message[:2000]
+    source.error_count += 1
+    source.polls += 1
+    source.lease_owner = source.lease_until = None
+    if isinstance(exc, SourceGone):
+        source.enabled = False
+        source.disabled_reason = f"feed is gone (HTTP 410): {message}"
+        outcome = "gone"
+    else:
+        outcome = "error"
+        source.next_poll_at = now + error_delay(
+            source.error_count, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
+            retry_after=getattr(exc, "retry_after", None))
+    log.warning("poll failed", extra={"source_id": source_id, "status": status, "error": message,
                                       "outcome": outcome})
-    return PollOutcome(leased.id, outcome, status, error=message)
+    return PollOutcome(source_id, outcome, status, error=message)

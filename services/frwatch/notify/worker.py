@@ -3,16 +3,20 @@
 One ``Deliverer`` per process sends over the runtime's ``ClientSession`` (the process's only one;
 its connector checks every address with the URL guard). ``deliver_due`` keeps claiming while slots free up, so a fast
 endpoint is served at full speed while a hanging one holds only its own slots (see
-``store.outbox.claim_due``). Each attempt is recorded in its own transaction: the attempt log,
-the message's next state (delivered, retry later, failed) and the endpoint's health.
+``store.outbox.claim_due``). Finished attempts are recorded together, every ``RECORD_AFTER_S`` or
+``RECORD_BATCH`` attempts, in one transaction: the attempt log, each message's next state
+(delivered, retry later, failed) and the endpoints' health. A crash before that transaction
+leaves the rows leased, so they are sent again when the lease expires (at-least-once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Coroutine, TypeVar
+from typing import TYPE_CHECKING, Sequence
 
 from frwatch import metrics
 from frwatch.models import Outbox, Subscription
@@ -31,17 +35,34 @@ if TYPE_CHECKING:
     from frwatch.runtime import Runtime
 
 log = logging.getLogger("frwatch.notify")
-T = TypeVar("T")
+
+RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be recorded with others …
+RECORD_BATCH = 100  # … or until this many are waiting
+DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
+CLAIM_AFTER_S = 0.05  # a free slot waits at most this long for the next claim
+
+
+@dataclass
+class Finished:
+    """An attempt made and not yet recorded; ``outcome`` is set once it is."""
+    row: Outbox
+    result: AttemptResult
+    attempted_at: datetime
+    outcome: asyncio.Future[str]
 
 
 class Deliverer:
-    """Process-lifetime delivery state: ``start()`` once, ``deliver_due()`` every tick (or
-    ``drain()`` for a one-shot run), ``close()`` at shutdown (releases leases still in flight)."""
+    """Process-lifetime delivery state: ``start()`` once, ``drain()`` (or ``deliver_due()``) every
+    tick and on ``wake()``, ``close()`` at shutdown (releases leases still in flight)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
         self._in_flight: dict[asyncio.Task[AttemptResult | None], str] = {}
-        self._recording: set[asyncio.Future[Any]] = set()
+        self._recorder: asyncio.Task[None] | None = None
+        self._finished: list[Finished] = []
+        self._batch_full = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._work_queued = asyncio.Event()
         self._closing = False
 
     async def start(self) -> None:
@@ -55,20 +76,45 @@ class Deliverer:
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
         pending: set[asyncio.Task[AttemptResult | None]] = set()
-        started = 0
+        loop = asyncio.get_running_loop()
+        started, claim_at = 0, 0.0
         while True:
+            self._slot_freed.clear()
             room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
-            claims = await self._claim(room) if room > 0 and not self._closing else []
-            pending.update(self._spawn(row, subscription) for row, subscription in claims)
-            started += len(claims)
+            # one claim per freed slot would rank the whole outbox for each: wait for a quarter of
+            # the slots, but never longer than CLAIM_AFTER_S (a hanging endpoint holds only its own)
+            if room > 0 and not self._closing and (not pending or loop.time() >= claim_at
+                                                    or room >= settings.webhook_concurrency // 4):
+                claims = await self._claim(room)
+                claim_at = loop.time() + CLAIM_AFTER_S
+                pending.update(self._spawn(row, subscription) for row, subscription in claims)
+                started += len(claims)
             if not pending:
                 return started
-            _, pending = await asyncio.wait(pending, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            timeout = poll if room <= 0 else min(poll, max(0.0, claim_at - loop.time()))
+            slot_freed = asyncio.ensure_future(self._slot_freed.wait())
+            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            slot_freed.cancel()
+            pending -= done
+
+    def wake(self) -> None:
+        """Messages were just queued: ``wait_for_work`` returns now instead of at the next tick."""
+        self._work_queued.set()
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Until ``wake`` is called (or was, since the last wait) or ``timeout`` seconds pass."""
+        try:
+            await asyncio.wait_for(self._work_queued.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._work_queued.clear()
 
     async def drain(self) -> int:
-        """Deliver until nothing is deliverable now (``frwatch run --once``); returns attempts made."""
+        """Deliver until nothing is deliverable now (``frwatch run --once``, the worker's delivery
+        loop); returns attempts made. Rounds are large: each ends by waiting for its last attempts
+        to be recorded, which small rounds would pay every ``deliver_due`` limit of attempts."""
         total = 0
-        while made := await self.deliver_due():
+        while made := await self.deliver_due(limit=DRAIN_ROUND):
             total += made
         return total
 
@@ -94,7 +140,8 @@ class Deliverer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*self._recording, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         if outbox_ids:
             async with self.rt.sessions() as session, session.begin():
                 await outbox_store.release(session, outbox_ids, self.rt.worker)
@@ -140,7 +187,10 @@ class Deliverer:
                                                  subscription.previous_secret_expires_at, now))
         result = await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
-        outcome = await self._shielded(self._record(row, result, attempted_at=now))
+        # the HTTP part is over: its slot serves the next row while this one waits to be recorded
+        self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self._slot_freed.set()
+        outcome = await self._record_soon(row, result, attempted_at=now)
         metrics.DELIVERIES.labels(outcome=outcome).inc()
         metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         fields = {"outbox_id": row.id, "subscription_id": row.subscription_id, "attempt": row.attempts + 1,
@@ -151,43 +201,93 @@ class Deliverer:
             log.warning("webhook attempt failed", extra={**fields, "error": result.error})
         return result
 
-    async def _shielded(self, work: Coroutine[Any, Any, T]) -> T:
-        """Finish a transaction even if the caller is cancelled; ``release_leases`` waits for it."""
-        future = asyncio.ensure_future(work)
-        self._recording.add(future)
-        future.add_done_callback(self._recording.discard)
-        return await asyncio.shield(future)
+    async def _record_soon(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
+        """Queue the attempt for the next batch and wait for its outcome. The batch is written by
+        its own task, so a cancelled caller never cuts a transaction; ``release_leases`` waits for it."""
+        finished = Finished(row, result, attempted_at, asyncio.get_running_loop().create_future())
+        self._finished.append(finished)
+        if len(self._finished) >= RECORD_BATCH:
+            self._batch_full.set()
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_batches())
+        return await asyncio.shield(finished.outcome)
 
-    async def _record(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
-        """Store the attempt, settle the message and the endpoint's health in one transaction.
-        Returns the outcome: delivered, retry, failed, disabled (the endpoint), lease_lost or gone."""
+    async def _record_batches(self) -> None:
+        """Record what has finished, batch after batch, until nothing is waiting."""
+        while self._finished:
+            try:
+                await asyncio.wait_for(self._batch_full.wait(), RECORD_AFTER_S)
+            except TimeoutError:
+                pass
+            self._batch_full.clear()
+            batch, self._finished = self._finished, []
+            try:
+                outcomes = await self._record(batch)
+            except Exception as exc:  # the rows keep their leases and are sent again when they expire
+                for finished in batch:
+                    finished.outcome.set_exception(exc)
+                    finished.outcome.exception()  # retrieved here: a cancelled caller no longer waits
+                continue
+            for finished, outcome in zip(batch, outcomes):
+                finished.outcome.set_result(outcome)
+
+    async def _record(self, batch: Sequence[Finished]) -> list[str]:
+        """Store the attempts, settle the messages and the endpoints' health in one transaction.
+        Returns each attempt's outcome: delivered, retry, failed, disabled (the endpoint), lease_lost
+        or gone."""
         now = self.rt.clock()
+        ids = [finished.row.id for finished in batch]
         async with self.rt.sessions() as session, session.begin():
-            leased = await outbox_store.lock_leased(session, row.id, self.rt.worker)
-            if leased is None and await outbox_store.get(session, row.id) is None:
-                log.info("webhook message gone", extra={"outbox_id": row.id})  # deleted with its subscription
-                return "gone"
-            outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
-                                     attempted_at=attempted_at, status_code=result.status_code,
-                                     latency_ms=result.latency_ms, error=result.error,
-                                     response_excerpt=result.excerpt)
-            if leased is None:
-                log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
-                outcome = "lease_lost"
-            else:
-                retry_in = None if result.ok or row.event_type == PING else retry_delay(
-                    leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
-                outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
-                outcome = "delivered" if result.ok else "failed" if retry_in is None else "retry"
-            disabled = await self._record_health(session, row.subscription_id, result, now)
-        return "disabled" if disabled else outcome
+            leased = await outbox_store.lock_leased_many(session, ids, self.rt.worker)
+            present = set(leased) | await outbox_store.existing_ids(session, [i for i in ids if i not in leased])
+            outcomes = [self._settle(session, finished, leased.get(finished.row.id), now)
+                        if finished.row.id in present else self._gone(finished) for finished in batch]
+            kept = [index for index, outcome in enumerate(outcomes) if outcome != "gone"]
+            for index in await self._record_health(session, [batch[index] for index in kept], now):
+                outcomes[kept[index]] = "disabled"
+        return outcomes
 
-    async def _record_health(self, session: AsyncSession, subscription_id: str, result: AttemptResult,
-                             now: datetime) -> bool:
-        """Update the endpoint's failure count and circuit; True when this attempt disabled it."""
-        if result.ok:
-            await subscription_store.record_success(session, subscription_id)
-            return False
+    @staticmethod
+    def _gone(finished: Finished) -> str:
+        log.info("webhook message gone", extra={"outbox_id": finished.row.id})  # deleted with its subscription
+        return "gone"
+
+    def _settle(self, session: AsyncSession, finished: Finished, leased: Outbox | None, now: datetime) -> str:
+        """Log one attempt and, if this worker still holds the row, settle the message."""
+        row, result = finished.row, finished.result
+        outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
+                                 attempted_at=finished.attempted_at, status_code=result.status_code,
+                                 latency_ms=result.latency_ms, error=result.error, response_excerpt=result.excerpt)
+        if leased is None:
+            log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
+            return "lease_lost"
+        retry_in = None if result.ok or row.event_type == PING else retry_delay(
+            leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
+        outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
+        return "delivered" if result.ok else "failed" if retry_in is None else "retry"
+
+    async def _record_health(self, session: AsyncSession, batch: Sequence[Finished], now: datetime) -> list[int]:
+        """Update the endpoints' failure counts and circuits, in the order the attempts finished;
+        returns the indexes (in ``batch``) of the attempts that disabled their endpoint.
+        Endpoints that only succeeded are cleared in one statement."""
+        by_endpoint: dict[str, list[int]] = defaultdict(list)
+        for index, finished in enumerate(batch):
+            by_endpoint[finished.row.subscription_id].append(index)
+        healthy = [sub for sub, indexes in by_endpoint.items() if all(batch[i].result.ok for i in indexes)]
+        await subscription_store.record_success(session, sorted(healthy))
+        disabled = []
+        for subscription_id in sorted(set(by_endpoint) - set(healthy)):
+            for index in by_endpoint[subscription_id]:
+                result = batch[index].result
+                if result.ok:
+                    await subscription_store.record_success(session, [subscription_id])
+                elif await self._record_failure(session, subscription_id, result, now):
+                    disabled.append(index)
+        return disabled
+
+    async def _record_failure(self, session: AsyncSession, subscription_id: str, result: AttemptResult,
+                              now: datetime) -> bool:
+        """Count one failure, open the circuit or disable the endpoint; True when this attempt disabled it."""
         state = await subscription_store.record_failure(session, subscription_id, now)
         if state is None:
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify import Verdict
@@ -15,22 +15,24 @@ VERDICT_FIELDS = ("is_enforcement", "score", "action_type", "regulator", "jurisd
                   "amount", "currency", "amount_eur", "reasons")
 
 
-async def find_by_keys(session: AsyncSession, source_id: str, keys: Sequence[str]) -> dict[str, Item]:
-    if not keys:
-        return {}
-    rows = await session.scalars(select(Item).where(Item.source_id == source_id, Item.dedup_key.in_(keys)))
-    return {item.dedup_key: item for item in rows}
-
-
-async def find_by_content(session: AsyncSession, source_id: str, hashes: Sequence[str]) -> dict[str, Item]:
-    if not hashes:
-        return {}
-    rows = await session.scalars(select(Item).where(Item.source_id == source_id, Item.content_hash.in_(hashes))
+async def find_known(session: AsyncSession, source_id: str, keys: Sequence[str],
+                     hashes: Sequence[str]) -> tuple[dict[str, Item], dict[str, Item]]:
+    """A source's items stored under one of ``keys``, and (the oldest one) with one of the content
+    ``hashes``, in one query: ({dedup key: item}, {content hash: item})."""
+    if not keys and not hashes:
+        return {}, {}
+    rows = await session.scalars(select(Item).where(Item.source_id == source_id,
+                                                    or_(Item.dedup_key.in_(keys), Item.content_hash.in_(hashes)))
                                  .order_by(Item.id))
-    found: dict[str, Item] = {}
+    by_key: dict[str, Item] = {}
+    by_content: dict[str, Item] = {}
+    wanted_keys, wanted_hashes = set(keys), set(hashes)
     for item in rows:
-        found.setdefault(item.content_hash, item)
-    return found
+        if item.dedup_key in wanted_keys:
+            by_key[item.dedup_key] = item
+        if item.content_hash in wanted_hashes:
+            by_content.setdefault(item.content_hash, item)
+    return by_key, by_content
 
 
 def verdict_values(verdict: Verdict) -> dict[str, Any]:

@@ -6,13 +6,28 @@ replicas could otherwise both decide "nothing there yet" (start-up sync, event g
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SOURCES_SYNC = 0x667277617463_68  # start-up sync of the sources file
-EVENT_GROUPING = 0x66727761  # assigning reports to events
+EVENT_GROUPING = 0x66727761  # assigning reports to events: the key space of ``xact_lock_names``
 
 
 async def xact_lock(session: AsyncSession, key: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def xact_lock_names(session: AsyncSession, space: int, names: Iterable[str]) -> None:
+    """Lock each name of ``space`` (the two-int form of the advisory lock, so it never meets
+    ``xact_lock``'s keys). Taken in sorted order, so two transactions never wait on each other
+    in a cycle; unrelated names do not serialise (a hash collision only costs a wait)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    ordered = sorted(set(names))
+    if ordered:  # one round trip; unnest yields the (sorted) array in order, so locks are taken in order
+        await session.execute(text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(name)) "
+                                   "FROM unnest(CAST(:names AS text[])) AS name"),
+                              {"space": space, "names": ordered})

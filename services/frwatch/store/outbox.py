@@ -77,10 +77,21 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
     return [(outbox, subscription) for outbox, subscription in rows]
 
 
-async def lock_leased(session: AsyncSession, outbox_id: str, worker: str) -> Outbox | None:
-    """The row, locked, if ``worker`` still holds its lease (it may have expired and moved on)."""
-    return await session.scalar(select(Outbox).where(Outbox.id == outbox_id, Outbox.lease_owner == worker)
-                                .with_for_update().execution_options(populate_existing=True))
+async def lock_leased_many(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> dict[str, Outbox]:
+    """The rows ``worker`` still holds the lease of (it may have expired and moved on), locked in
+    id order, by id."""
+    if not outbox_ids:
+        return {}
+    rows = await session.scalars(select(Outbox).where(Outbox.id.in_(outbox_ids), Outbox.lease_owner == worker)
+                                 .order_by(Outbox.id).with_for_update().execution_options(populate_existing=True))
+    return {row.id: row for row in rows}
+
+
+async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[str]:
+    """Which of these rows still exist (a row goes with its subscription)."""
+    if not outbox_ids:
+        return set()
+    return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(outbox_ids))))
 
 
 def settle(row: Outbox, *, now: datetime, delivered: bool, retry_in: timedelta | None, error: str | None) -> None:

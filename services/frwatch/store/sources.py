@@ -142,6 +142,16 @@ async def lock_for_result(session: AsyncSession, source_id: str, worker: str) ->
                                 .with_for_update().execution_options(populate_existing=True))
 
 
+async def lock_many_for_result(session: AsyncSession, source_ids: Sequence[str], worker: str) -> dict[str, Source]:
+    """``lock_for_result`` for many sources in one query (locked in id order, so two writers never
+    deadlock): those whose lease this worker still holds, by id."""
+    if not source_ids:
+        return {}
+    rows = await session.scalars(select(Source).where(Source.id.in_(source_ids), Source.lease_owner == worker)
+                                 .order_by(Source.id).with_for_update().execution_options(populate_existing=True))
+    return {source.id: source for source in rows}
+
+
 async def release_all(session: AsyncSession, worker: str) -> None:
     """Give back every lease this worker holds (graceful shutdown) so another replica can poll at once."""
     await session.execute(update(Source).where(Source.lease_owner == worker)

@@ -7,9 +7,9 @@ integrator's key id sees only its own, so another's id looks like a missing one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy import Select, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
@@ -77,8 +77,14 @@ async def delete(session: AsyncSession, subscription: Subscription) -> None:
     await session.flush()
 
 
-async def record_success(session: AsyncSession, subscription_id: str) -> None:
-    await session.execute(update(Subscription).where(Subscription.id == subscription_id).values(**_HEALTHY))
+async def record_success(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
+    """Mark endpoints healthy again. Writes (and locks) only rows with a failure history, so the
+    usual case, a healthy endpoint answering, costs no row update."""
+    if subscription_ids:
+        await session.execute(update(Subscription).where(
+            Subscription.id.in_(subscription_ids),
+            or_(Subscription.consecutive_failures > 0, Subscription.failing_since.is_not(None),
+                Subscription.circuit_open_until.is_not(None))).values(**_HEALTHY))
 
 
 async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> tuple[int, datetime] | None:
