@@ -85,8 +85,10 @@ class Worker:
     async def start(self) -> None:
         await self.deliverer.start()
         seconds = self.rt.settings.tick_interval.total_seconds()
-        self.scheduler.add_job(self.poll_tick, "interval", seconds=seconds, id="poll", max_instances=1,
-                               coalesce=True, next_run_time=self.rt.clock())
+        # jitter: replicas' ticks must not lock into one phase, or the replica whose tick meets the
+        # moment its own batch of sources comes due again would claim nearly every poll
+        self.scheduler.add_job(self.poll_tick, "interval", seconds=seconds, jitter=seconds / 2, id="poll",
+                               max_instances=1, coalesce=True, next_run_time=self.rt.clock())
         self.scheduler.start()
         self.delivery = asyncio.create_task(self._deliver_loop())
 
