@@ -9,6 +9,7 @@ it is unreachable the PostgreSQL cases skip — except under CI (``CI`` set), wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -16,7 +17,7 @@ import socket
 import uuid
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NoReturn, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -81,17 +82,44 @@ def in_thread(func: Callable[..., T], *args: object) -> T:
         return pool.submit(func, *args).result()
 
 
+def pg_unavailable(exc: Exception) -> NoReturn:
+    """PostgreSQL cases skip when the server is unreachable — except under CI, where they fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_URL}: {exc}")
+    pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
+
+
+def _scratch_name(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def _database_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def scratch_pg_database(prefix: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database of its own, dropped afterwards."""
+    name = _scratch_name(prefix)
+    try:
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # unreachable server, refused login…
+        pg_unavailable(exc)
+    try:
+        yield _database_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A scratch PostgreSQL database, migrated to head, for this test session."""
-    name = f"frwatch_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = _scratch_name("frwatch_test")
     try:
         in_thread(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # unreachable server, refused login…
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        pg_unavailable(exc)
+    url = _database_url(name)
     in_thread(upgrade, url)
     yield url
     in_thread(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -25,7 +25,6 @@ import os
 import signal
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +34,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
 from frwatch.db import create_engine
 from frwatch.migrate import head_revision
-from tests.conftest import PG_URL, _pg_admin
+from tests.conftest import scratch_pg_database
 from tests.faults.support import free_port, until
 from tests.feedbuild import FeedItem, rss
 from tests.feedserver import FeedServer
@@ -230,18 +228,8 @@ class Replica:
 @pytest.fixture
 async def database() -> Any:
     """A fresh PostgreSQL database of its own (fails under CI if the server is unreachable)."""
-    name = f"frwatch_replicas_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    async with scratch_pg_database("frwatch_replicas") as url:
         yield url
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_three_replicas_share_polling_and_delivery_and_survive_kill_and_term(

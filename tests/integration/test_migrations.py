@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -13,12 +11,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from frwatch.db import create_engine
 from frwatch.migrate import alembic_config, head_revision
 from frwatch.models import Base
-from tests.conftest import PG_URL, _pg_admin
+from tests.conftest import scratch_pg_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,15 +23,8 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
         return
-    name = f"frwatch_mig_{uuid.uuid4().hex[:8]}"
-    try:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL unreachable under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_pg_database("frwatch_mig") as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:
