@@ -375,7 +375,7 @@ async def seed_events(rt: Runtime, count: int) -> int:
                         event_id=event.id)
             session.add(item)
             await session.flush()
-            changes.append(EventChange(event, DETECTED, [item.id]))
+            changes.append(EventChange(event, DETECTED))
         return await enqueue_event_changes(session, changes, now)
 
 

@@ -181,5 +181,5 @@ async def seed_event(rt: Runtime, *, items: int = 1, kind: str = DETECTED, langu
                    for n in range(items)]
         session.add_all(reports)
         await session.flush()
-        written = await enqueue_event_changes(session, [EventChange(event, kind, [r.id for r in reports])], now)
+        written = await enqueue_event_changes(session, [EventChange(event, kind)], now)
     return event.id, written

@@ -21,6 +21,7 @@ from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.notify.matching import DETECTED, UPDATED
 from frwatch.store import events as event_store
 from frwatch.store import items as item_store
+from frwatch.store.items import NewItem
 from frwatch.store import locks
 
 
@@ -51,7 +52,8 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
     # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
     unknown_hashes = {entry.content_hash for entry in unique if entry.key not in known}
     same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
-    touched: list[tuple[Item, Verdict]] = []
+    touched: list[tuple[Item | NewItem, Verdict]] = []
+    new_items: list[NewItem] = []
     for entry in unique:
         existing = known.get(entry.key)
         if existing is None and entry.content_hash in same_text:
@@ -62,12 +64,12 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             continue
         verdict = classifier.classify(item_text(entry, source))
         if existing is None:
-            item = item_store.add(session, source_id=source.id, dedup_key=entry.key, guid=entry.guid,
-                                  link=entry.link, title=entry.title, summary=entry.summary,
-                                  language=source.language, content_hash=entry.content_hash,
-                                  published_at=entry.published or now, first_seen_at=now, updated_at=now,
-                                  revision=1, **item_store.verdict_values(verdict))
-            result.new += 1
+            item: Item | NewItem = NewItem(
+                source_id=source.id, dedup_key=entry.key, guid=entry.guid, link=entry.link, title=entry.title,
+                summary=entry.summary, language=source.language, content_hash=entry.content_hash,
+                published_at=entry.published or now, first_seen_at=now, updated_at=now,
+                **item_store.verdict_values(verdict))
+            new_items.append(item)
         else:
             item = existing
             item_store.revise(session, item, title=entry.title, summary=entry.summary, link=entry.link,
@@ -75,15 +77,19 @@ async def process_entries(session: AsyncSession, source: Source, entries: Sequen
             result.updated += 1
         if verdict.is_enforcement:
             touched.append((item, verdict))
+    result.new, result.enforcement = len(new_items), len(touched)
+    with session.no_autoflush:  # events are written below, then the new items pointing at them
+        # two reports of one action polled at once must not both see "no event yet": lock what
+        # the candidates are searched by (target and regulator), so unrelated actions group in parallel
+        await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, verdict in touched))
+        probes = [_probe(item, verdict) for item, verdict in touched]
+        pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
+        for (item, verdict), probe in zip(touched, probes):
+            change = await assign_event(session, item, verdict, probe, pool, now)
+            if change is not None:
+                result.changes.append(change)
     await session.flush()
-    result.enforcement = len(touched)
-    # two reports of one action polled at once must not both see "no event yet": lock what
-    # ``candidates`` searches by (target and regulator), so unrelated actions group in parallel
-    await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, verdict in touched))
-    for item, verdict in touched:
-        change = await assign_event(session, item, verdict, now)
-        if change is not None:
-            result.changes.append(change)
+    await item_store.insert_new(session, new_items)
     result.queued = await enqueue_event_changes(session, result.changes, now)
     return result
 
@@ -100,16 +106,20 @@ def grouping_names(verdicts: Iterable[Verdict]) -> set[str]:
     return names
 
 
-async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now: datetime) -> EventChange | None:
-    """Put an enforcement item into its event: a new one (detected) or a known one (updated)."""
-    occurred_at = item.published_at
-    facts = EventFacts.from_verdict(verdict, occurred_at)
-    key = target_key(verdict.target)
+def _probe(item: Item | NewItem, verdict: Verdict) -> event_store.Probe:
+    return event_store.Probe(target_key=target_key(verdict.target), regulator=verdict.regulator,
+                             occurred_at=item.published_at)
+
+
+async def assign_event(session: AsyncSession, item: Item | NewItem, verdict: Verdict, probe: event_store.Probe,
+                       pool: list[Event], now: datetime) -> EventChange | None:
+    """Put an enforcement item into its event: a new one (detected, added to ``pool`` for the
+    reports after it) or one of ``pool`` (updated)."""
     if item.event_id is not None:
         event = await event_store.get(session, item.event_id)
-        return EventChange(event=event, kind=UPDATED, item_ids=[item.id]) if event else None
-    candidates = await event_store.candidates(session, target_key=key, regulator=verdict.regulator,
-                                              occurred_at=occurred_at, window=GROUP_WINDOW)
+        return EventChange(event=event, kind=UPDATED) if event else None
+    facts = EventFacts.from_verdict(verdict, probe.occurred_at)
+    candidates = event_store.candidates_in(pool, probe, GROUP_WINDOW)
     by_id: dict[str, Event] = {event.id: event for event in candidates}
     outcome, event_id = match_event(facts, [(event.id, event_store.facts_of(event)) for event in candidates])
     if outcome == "same" and event_id is not None:
@@ -118,9 +128,10 @@ async def assign_event(session: AsyncSession, item: Item, verdict: Verdict, now:
         if "target" in changed:
             event.target_key = target_key(event.target)
         item.event_id = event.id
-        return EventChange(event=event, kind=UPDATED, item_ids=[item.id])
+        return EventChange(event=event, kind=UPDATED)
     related = event_id if outcome == "related" else None
-    event = event_store.create(session, item, target_key=key, occurred_at=occurred_at,
+    event = event_store.create(session, item, target_key=probe.target_key, occurred_at=probe.occurred_at,
                                related_event_id=related, now=now)
-    item.event_id = event.id  # the id is made here, not by the database: no flush needed
-    return EventChange(event=event, kind=DETECTED, item_ids=[item.id])
+    pool.append(event)
+    item.event_id = event.id  # the id is made here, not by the database
+    return EventChange(event=event, kind=DETECTED)

@@ -90,8 +90,7 @@ async def test_changes_of_one_event_coalesce_and_detected_wins(runtime: Runtime)
     async with runtime.sessions() as session, session.begin():
         event = await session.get(Event, event_id)
         assert event is not None
-        changes = [EventChange(event, UPDATED, [1]), EventChange(event, DETECTED, [2]),
-                   EventChange(event, UPDATED, [3])]
+        changes = [EventChange(event, UPDATED), EventChange(event, DETECTED), EventChange(event, UPDATED)]
         assert await enqueue_event_changes(session, changes, runtime.clock()) == 1
     types = sorted(row.event_type for row in await rows(runtime, Outbox))
     assert types == [DETECTED, DETECTED]  # one from seeding, one for the three coalesced changes
@@ -107,7 +106,7 @@ async def test_outbox_rows_share_the_callers_transaction(runtime: Runtime) -> No
                           first_seen_at=now, updated_at=now, item_count=0)
             session.add(event)
             await session.flush()
-            assert await enqueue_event_changes(session, [EventChange(event, DETECTED, [])], now) == 1
+            assert await enqueue_event_changes(session, [EventChange(event, DETECTED)], now) == 1
             await session.rollback()
     assert source is not None
     assert await rows(runtime, Outbox) == [] and await rows(runtime, Event) == []

@@ -21,21 +21,18 @@ from frwatch.store import subscriptions as subscription_store
 class EventChange:
     event: Event
     kind: str  # enforcement.detected | enforcement.updated
-    item_ids: list[int]
 
 
 def coalesce(changes: Sequence[EventChange]) -> list[EventChange]:
     """One change per event, in first-seen order: ``detected`` wins over ``updated`` (the
-    receiver has not heard of the event yet), and the reports are merged."""
+    receiver has not heard of the event yet)."""
     merged: dict[str, EventChange] = {}
     for change in changes:
         known = merged.get(change.event.id)
         if known is None:
-            merged[change.event.id] = EventChange(change.event, change.kind, list(change.item_ids))
-            continue
-        if change.kind == DETECTED:
+            merged[change.event.id] = EventChange(change.event, change.kind)
+        elif change.kind == DETECTED:
             known.kind = DETECTED
-        known.item_ids.extend(i for i in change.item_ids if i not in known.item_ids)
     return list(merged.values())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable, Sequence
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.classify.group import EventFacts
 from frwatch.ids import new_id
 from frwatch.models import Event, Item
+from frwatch.store.items import NewItem
 
 FACT_FIELDS = ("regulator", "jurisdiction", "target", "action_type", "amount", "currency")
 
@@ -24,29 +27,65 @@ RELATED_LOOKBACK = timedelta(days=5 * 365)  # how far back a later action finds 
 MAX_CANDIDATES = 50
 
 
-async def candidates(session: AsyncSession, *, target_key: str | None, regulator: str | None,
-                     occurred_at: datetime, window: timedelta) -> list[Event]:
-    """Events that might be the same action (same target or regulator within ``window``) or an
-    earlier action against the same target (within ``RELATED_LOOKBACK``), newest first."""
-    keys = []
-    if target_key:
-        keys.append(and_(Event.target_key == target_key, Event.occurred_at >= occurred_at - RELATED_LOOKBACK,
-                         Event.occurred_at <= occurred_at + window))
-    if regulator:
-        keys.append(and_(Event.regulator == regulator, Event.occurred_at >= occurred_at - window,
-                         Event.occurred_at <= occurred_at + window))
-    if not keys:
+@dataclass(frozen=True)
+class Probe:
+    """What one report searches its candidate events by (see ``candidates_in``)."""
+    target_key: str | None
+    regulator: str | None
+    occurred_at: datetime
+
+
+def covers(probe: Probe, event: Event, window: timedelta) -> bool:
+    """Might ``event`` be the same action as ``probe``'s report (same target or regulator within
+    ``window``) or an earlier action against the same target (within ``RELATED_LOOKBACK``)?"""
+    when = event.occurred_at
+    if probe.target_key and event.target_key == probe.target_key:
+        if probe.occurred_at - RELATED_LOOKBACK <= when <= probe.occurred_at + window:
+            return True
+    return bool(probe.regulator and event.regulator == probe.regulator
+                and probe.occurred_at - window <= when <= probe.occurred_at + window)
+
+
+async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window: timedelta) -> list[Event]:
+    """Every event some probe ``covers``, locked, in one query (a superset: each target key and
+    regulator is searched over the span of all its probes); ``candidates_in`` picks per probe."""
+    clauses = []
+    by_target = _spans((p.target_key, p.occurred_at) for p in probes)
+    if by_target:
+        clauses.append(and_(Event.target_key.in_(list(by_target)),
+                            Event.occurred_at >= min(lo for lo, _ in by_target.values()) - RELATED_LOOKBACK,
+                            Event.occurred_at <= max(hi for _, hi in by_target.values()) + window))
+    by_regulator = _spans((p.regulator, p.occurred_at) for p in probes)
+    if by_regulator:
+        clauses.append(and_(Event.regulator.in_(list(by_regulator)),
+                            Event.occurred_at >= min(lo for lo, _ in by_regulator.values()) - window,
+                            Event.occurred_at <= max(hi for _, hi in by_regulator.values()) + window))
+    if not clauses:
         return []
-    query = (select(Event).where(or_(*keys)).order_by(Event.occurred_at.desc()).limit(MAX_CANDIDATES)
-             .with_for_update())
-    return list(await session.scalars(query))
+    return list(await session.scalars(select(Event).where(or_(*clauses)).order_by(Event.id).with_for_update()))
+
+
+def _spans(pairs: Iterable[tuple[str | None, datetime]]) -> dict[str, tuple[datetime, datetime]]:
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for name, when in pairs:
+        if name:
+            lo, hi = spans.get(name, (when, when))
+            spans[name] = (min(lo, when), max(hi, when))
+    return spans
+
+
+def candidates_in(pool: Iterable[Event], probe: Probe, window: timedelta) -> list[Event]:
+    """The events of ``pool`` that ``probe`` covers, newest first, at most ``MAX_CANDIDATES``."""
+    found = sorted((event for event in pool if covers(probe, event, window)),
+                   key=lambda event: event.occurred_at, reverse=True)
+    return found[:MAX_CANDIDATES]
 
 
 async def get(session: AsyncSession, event_id: str) -> Event | None:
     return await session.get(Event, event_id)
 
 
-def create(session: AsyncSession, item: Item, *, target_key: str | None, occurred_at: datetime,
+def create(session: AsyncSession, item: Item | NewItem, *, target_key: str | None, occurred_at: datetime,
            related_event_id: str | None, now: datetime) -> Event:
     event = Event(id=new_id("evt"), title=item.title, summary=item.summary, target_key=target_key,
                   score=item.score, reasons=list(item.reasons or []), occurred_at=occurred_at,
@@ -57,7 +96,7 @@ def create(session: AsyncSession, item: Item, *, target_key: str | None, occurre
     return event
 
 
-def attach(event: Event, item: Item, now: datetime) -> list[str]:
+def attach(event: Event, item: Item | NewItem, now: datetime) -> list[str]:
     """Add a report to an event: fill facts the event lacked, keep the best score.
     Returns the names of the facts that changed."""
     changed = []

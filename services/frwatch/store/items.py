@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify import Verdict
@@ -39,10 +40,39 @@ def verdict_values(verdict: Verdict) -> dict[str, Any]:
     return {name: getattr(verdict, name) for name in VERDICT_FIELDS}
 
 
-def add(session: AsyncSession, **values: Any) -> Item:
-    item = Item(**values)
-    session.add(item)
-    return item
+@dataclass
+class NewItem:
+    """An item not stored yet: the columns of ``Item`` (but its id), written by ``insert_new``.
+    Cheaper than an ORM object, and its event is known before it is written."""
+    source_id: str
+    dedup_key: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    language: str | None
+    content_hash: str
+    published_at: datetime
+    first_seen_at: datetime
+    updated_at: datetime
+    is_enforcement: bool
+    score: float
+    action_type: str | None
+    regulator: str | None
+    jurisdiction: str | None
+    target: str | None
+    amount: float | None
+    currency: str | None
+    amount_eur: float | None
+    reasons: list[Any]
+    revision: int = 1
+    event_id: str | None = None
+
+
+async def insert_new(session: AsyncSession, items: Sequence[NewItem]) -> None:
+    """Write new items in one statement (flush pending ORM changes first: their events)."""
+    if items:
+        await session.execute(insert(Item), [vars(item) for item in items])
 
 
 def revise(session: AsyncSession, item: Item, *, title: str, summary: str, link: str | None,

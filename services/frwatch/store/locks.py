@@ -1,7 +1,7 @@
 """Transaction-scoped advisory locks: one holder at a time across processes, released at commit.
 
-SQLite needs none (one writer at a time); on PostgreSQL they serialise the few steps where two
-replicas could otherwise both decide "nothing there yet" (start-up sync, event grouping).
+They serialise the few steps where two writers could otherwise both decide "nothing there yet"
+(start-up sync, event grouping). SQLite has one lock for the whole database: every name maps to it.
 """
 
 from __future__ import annotations
@@ -18,16 +18,25 @@ EVENT_GROUPING = 0x66727761  # assigning reports to events: the key space of ``x
 async def xact_lock(session: AsyncSession, key: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        await _sqlite_write_lock(session)
+
+
+async def _sqlite_write_lock(session: AsyncSession) -> None:
+    """Take SQLite's write lock now, by a write that changes nothing: the driver starts the
+    transaction only at the first write, so reads before it would not see a writer that commits
+    meanwhile, and reads after it see every committed transaction."""
+    await session.execute(text("UPDATE sources SET id = id WHERE 1 = 0"))
 
 
 async def xact_lock_names(session: AsyncSession, space: int, names: Iterable[str]) -> None:
     """Lock each name of ``space`` (the two-int form of the advisory lock, so it never meets
     ``xact_lock``'s keys). Taken in sorted order, so two transactions never wait on each other
     in a cycle; unrelated names do not serialise (a hash collision only costs a wait)."""
-    if session.bind.dialect.name != "postgresql":
-        return
     ordered = sorted(set(names))
-    if ordered:  # one round trip; unnest yields the (sorted) array in order, so locks are taken in order
+    if ordered and session.bind.dialect.name != "postgresql":
+        await _sqlite_write_lock(session)
+    elif ordered:  # one round trip; unnest yields the (sorted) array in order, so locks are taken in order
         await session.execute(text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(name)) "
                                    "FROM unnest(CAST(:names AS text[])) AS name"),
                               {"space": space, "names": ordered})
