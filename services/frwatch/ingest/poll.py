@@ -62,12 +62,14 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
     """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
     ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
-    A free slot is refilled within ``BATCH_AFTER_S`` (at once when a quarter of the slots are
+    ``batch`` (default: four times the fetch concurrency) sources are leased at a time, so a claim
+    (three statements) is shared by many polls; the fetcher's limits decide how many are fetched
+    at once. A free slot is refilled within ``BATCH_AFTER_S`` (at once when half of the slots are
     free), so a hanging feed holds only its own slot and never the sources claimed after it.
     Settled polls free their slot at once; their bookkeeping is written every ``BATCH_AFTER_S``
     or ``FLUSH_SIZE`` polls, in one transaction.
     """
-    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 2, stop, on_queued)
+    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 4, stop, on_queued)
     try:
         await cycle.run()
     finally:  # cancelled (shutdown past the grace period) or the claim failed: stop the polls in flight
@@ -108,7 +110,7 @@ class _Cycle:
         room = self.batch - len(self.running)
         if not self.more or room <= 0 or (self.stop is not None and self.stop.is_set()):
             return False
-        return room >= self.batch // 4 or not self.running or self.loop.time() >= self.claim_at
+        return room >= self.batch // 2 or not self.running or self.loop.time() >= self.claim_at
 
     async def _claim(self) -> None:
         rt = self.rt

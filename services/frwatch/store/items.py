@@ -72,7 +72,7 @@ class NewItem:
 async def insert_new(session: AsyncSession, items: Sequence[NewItem]) -> None:
     """Write new items in one statement (flush pending ORM changes first: their events)."""
     if items:
-        await session.execute(insert(Item), [vars(item) for item in items])
+        await session.execute(insert(Item.__table__), [vars(item) for item in items])  # Core: no ORM bulk bookkeeping
 
 
 def revise(session: AsyncSession, item: Item, *, title: str, summary: str, link: str | None,
