@@ -63,7 +63,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Seeded:
                  amount_eur=8_700_000, score=0.95, summary="Facial recognition database of UK residents")
     cnil = _event(ids.cnil, 2, title="La CNIL sanctionne Clearview AI", regulator="CNIL", jurisdiction="FR",
                   target="Clearview AI Inc", action_type="fine", amount=20_000_000, currency="EUR",
-                  amount_eur=20_000_000, score=0.8)
+                  amount_eur=20_000_000, score=0.8, summary="Amende prononcée à l'Échéance du délai")
     ftc = _event(ids.ftc, 3, title="FTC bans Rite Aid from using facial recognition", regulator="FTC",
                  jurisdiction="US-DC", target="Rite Aid", action_type="ban", score=0.7)
     ico.item_count = 2

@@ -79,6 +79,7 @@ async def test_events_newest_first_with_facts_and_sources(api: Any, data: Seeded
     ({"min_score": "0.85"}, ["ico"]),
     ({"q": "clearview UK"}, ["ico"]),  # every word, in title, summary, target or regulator
     ({"q": "50%_"}, []),  # LIKE wildcards are literal
+    ({"q": "PRONONCÉE échéance"}, ["cnil"]),  # case folded beyond ASCII, on SQLite too
     ({"since": "2026-01-10T11:00:00Z"}, ["ftc", "cnil"]),
     ({"until": "2026-01-10T11:00:00+00:00"}, ["cnil", "ico"]),
     ({"since": "2026-01-10T10:30:00", "until": "2026-01-10T11:30:00"}, ["cnil"]),
