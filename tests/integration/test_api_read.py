@@ -18,7 +18,8 @@ from frwatch.pipeline import process_entries
 from frwatch.sources_config import SourceSpec
 from frwatch.store import sources as source_store
 from tests.conftest import ADMIN_HEADERS
-from tests.integration.read_seed import Seeded, add_event, bearer, integrator_token, seed
+from frwatch.models import Event
+from tests.integration.read_seed import Seeded, _item, add_event, bearer, integrator_token, seed
 
 PROBLEM = "application/problem+json"
 
@@ -136,6 +137,22 @@ async def test_event_detail_has_every_report(api: Any, data: Seeded, reader: dic
     assert sorted(i["language"] for i in body["items"]) == ["en", "fr"]
     assert all(i["event_id"] == data.ico and i["verdict"]["is_enforcement"] for i in body["items"])
     assert [s["name"] for s in body["sources"]] == ["Biometric Update", "ICO news"]
+    assert body["items_truncated"] is False
+
+
+async def test_event_detail_shows_the_first_hundred_reports(api: Any, runtime: Any, data: Seeded,
+                                                            reader: dict[str, str]) -> None:
+    async with runtime.sessions() as session, session.begin():
+        event = await session.get(Event, data.ftc)
+        session.add_all(_item("news-en", f"ftc-{n:03}", 4 + n, f"Report {n}", event=event, language="en")
+                        for n in range(120))
+    body = await (await api.get(f"/v1/events/{data.ftc}", headers=reader)).json()
+    assert body["items_truncated"] is True
+    titles = [item["title"] for item in body["items"]]  # oldest first: the seeded report, then these
+    assert len(titles) == 100 and titles[1:] == [f"Report {n}" for n in range(99)]
+    assert [s["id"] for s in body["sources"]] == ["news-en"]  # from every report, not just those shown
+    paged = await (await api.get(f"/v1/items?event_id={data.ftc}&limit=200", headers=reader)).json()
+    assert len(paged["data"]) == 121
 
 
 @pytest.mark.parametrize("event_id", ["evt_missing", "a%00b", "x" * 65])

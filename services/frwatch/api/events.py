@@ -42,8 +42,11 @@ async def list_events(request: web.Request) -> web.Response:
     return page_response(request, [event_json(event, sources[event.id]) for event in listing.rows], listing.next)
 
 
+REPORTS_SHOWN = 100  # reports in one event's document; the rest are paged at /v1/items?event_id=
+
+
 async def get_event(request: web.Request) -> web.Response:
-    """One event with every report (item) of it."""
+    """One event with its first ``REPORTS_SHOWN`` reports (items), oldest first."""
     await authenticate(request)
     refuse_unknown(request.query, ())
     event_id = request.match_info["id"]
@@ -51,12 +54,13 @@ async def get_event(request: web.Request) -> web.Response:
         raise Problem(404, "no such event")
     async with request.app[RUNTIME].sessions() as session:
         event = await queries.get_event(session, event_id)
-        reports = await queries.event_reports(session, event_id) if event else []
-    if event is None:
-        raise Problem(404, f"no event {event_id}")
-    sources = sorted({SourceRef(item.source_id, name) for item, name in reports}, key=lambda ref: (ref.name, ref.id))
-    body = event_json(event, sources)
-    body["items"] = [item_json(item, name) for item, name in reports]
+        if event is None:
+            raise Problem(404, f"no event {event_id}")
+        reports = await queries.event_reports(session, event_id, limit=REPORTS_SHOWN + 1)
+        sources = await queries.event_sources(session, [event_id])
+    body = event_json(event, sources[event_id])
+    body["items"] = [item_json(item, name) for item, name in reports[:REPORTS_SHOWN]]
+    body["items_truncated"] = len(reports) > REPORTS_SHOWN
     return web.json_response(body)
 
 

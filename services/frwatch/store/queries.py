@@ -150,11 +150,11 @@ async def event_sources(session: AsyncSession, event_ids: Sequence[str]) -> dict
     return result
 
 
-async def event_reports(session: AsyncSession, event_id: str) -> list[tuple[Item, str]]:
-    """Every item of an event with its source's name, oldest first."""
+async def event_reports(session: AsyncSession, event_id: str, *, limit: int) -> list[tuple[Item, str]]:
+    """The first ``limit`` items of an event with their source's name, oldest first."""
     rows = await session.execute(
         select(Item, Source.name).join(Source, Source.id == Item.source_id)
-        .where(Item.event_id == event_id).order_by(Item.published_at, Item.id))
+        .where(Item.event_id == event_id).order_by(Item.published_at, Item.id).limit(limit))
     return [(item, name) for item, name in rows]
 
 
