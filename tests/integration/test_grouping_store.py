@@ -84,3 +84,13 @@ async def test_one_document_groups_reports_and_links_a_later_action(
     assert first.item_count == 2 and later.item_count == 1
     assert later.related_event_id == first.id
     assert sorted(change.kind for change in result.changes) == ["enforcement.detected"] * 2 + ["enforcement.updated"]
+
+
+async def test_the_pool_is_bounded_per_report(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        session.add_all(event(f"ico_{n:02}", target_key=None, regulator="ICO", occurred_at=T0 - timedelta(hours=n))
+                        for n in range(event_store.MAX_CANDIDATES + 10))
+    probe = event_store.Probe(target_key=None, regulator="ICO", occurred_at=T0)
+    async with sessions() as session, session.begin():
+        pool = await event_store.candidate_pool(session, [probe], GROUP_WINDOW)
+    assert [e.id for e in pool] == [f"ico_{n:02}" for n in range(event_store.MAX_CANDIDATES)]  # the newest

@@ -47,8 +47,9 @@ def covers(probe: Probe, event: Event, window: timedelta) -> bool:
 
 
 async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window: timedelta) -> list[Event]:
-    """Every event some probe ``covers``, locked, in one query (a superset: each target key and
-    regulator is searched over the span of all its probes); ``candidates_in`` picks per probe."""
+    """The events some probe ``covers``, locked, in one query (a superset: each target key and
+    regulator is searched over the span of all its probes), newest first and at most
+    ``MAX_CANDIDATES`` per probe; ``candidates_in`` picks per probe."""
     clauses = []
     by_target = _spans((p.target_key, p.occurred_at) for p in probes)
     if by_target:
@@ -62,7 +63,10 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window:
                             Event.occurred_at <= max(hi for _, hi in by_regulator.values()) + window))
     if not clauses:
         return []
-    return list(await session.scalars(select(Event).where(or_(*clauses)).order_by(Event.id).with_for_update()))
+    # one order for every transaction (newest first, then id), so two never lock in a cycle
+    query = (select(Event).where(or_(*clauses)).order_by(Event.occurred_at.desc(), Event.id)
+             .limit(MAX_CANDIDATES * len(probes)).with_for_update())
+    return list(await session.scalars(query))
 
 
 def _spans(pairs: Iterable[tuple[str | None, datetime]]) -> dict[str, tuple[datetime, datetime]]:
