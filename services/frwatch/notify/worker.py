@@ -16,10 +16,10 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from frwatch import metrics
-from frwatch.models import Outbox, Subscription
+from frwatch.models import Subscription
 from frwatch.notify import breaker
 from frwatch.notify.backoff import retry_delay
 from frwatch.notify.deliver import AttemptResult, Message, send
@@ -28,6 +28,7 @@ from frwatch.notify.payload import ping_body
 from frwatch.notify.signing import active_secrets
 from frwatch.store import outbox as outbox_store
 from frwatch.store import subscriptions as subscription_store
+from frwatch.store.outbox import Claimed, Settlement
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +46,7 @@ CLAIM_AFTER_S = 0.05  # a free slot waits at most this long for the next claim
 @dataclass
 class Finished:
     """An attempt made and not yet recorded; ``outcome`` is set once it is."""
-    row: Outbox
+    row: Claimed
     result: AttemptResult
     attempted_at: datetime
     outcome: asyncio.Future[str]
@@ -87,7 +88,7 @@ class Deliverer:
                                                     or room >= settings.webhook_concurrency // 4):
                 claims = await self._claim(room)
                 claim_at = loop.time() + CLAIM_AFTER_S
-                pending.update(self._spawn(row, subscription) for row, subscription in claims)
+                pending.update(self._spawn(row) for row in claims)
                 started += len(claims)
             if not pending:
                 return started
@@ -125,7 +126,8 @@ class Deliverer:
             row = outbox_store.add(session, subscription_id=subscription.id, event_id=None, event_type=PING,
                                    payload=ping_body(subscription.id, now), now=now, lease_owner=self.rt.worker,
                                    lease_until=now + self.rt.settings.lease_duration)
-        return row.id, await self._attempt(row, subscription)
+        claimed = Claimed(row.id, subscription.id, PING, row.payload, 0, subscription_store.endpoint(subscription))
+        return row.id, await self._attempt(claimed)
 
     def stop_claiming(self) -> None:
         """Graceful shutdown, first step: attempts in flight go on, no new rows are claimed."""
@@ -151,10 +153,10 @@ class Deliverer:
         """Release what is still in flight (the HTTP session is the runtime's to close)."""
         await self.release_leases()
 
-    async def _claim(self, limit: int) -> list[tuple[Outbox, Subscription]]:
+    async def _claim(self, limit: int) -> list[Claimed]:
         settings = self.rt.settings
 
-        async def claim() -> list[tuple[Outbox, Subscription]]:
+        async def claim() -> list[Claimed]:
             async with self.rt.sessions() as session, session.begin():
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
@@ -166,25 +168,26 @@ class Deliverer:
             log.exception("webhook claim failed", extra={"worker": self.rt.worker})
             return []
 
-    def _spawn(self, row: Outbox, subscription: Subscription) -> asyncio.Task[AttemptResult | None]:
-        task = asyncio.create_task(self._guarded(row, subscription))
+    def _spawn(self, row: Claimed) -> asyncio.Task[AttemptResult | None]:
+        task = asyncio.create_task(self._guarded(row))
         self._in_flight[task] = row.id
         task.add_done_callback(lambda done: self._in_flight.pop(done, None))
         return task
 
-    async def _guarded(self, row: Outbox, subscription: Subscription) -> AttemptResult | None:
+    async def _guarded(self, row: Claimed) -> AttemptResult | None:
         try:
-            return await self._attempt(row, subscription)
+            return await self._attempt(row)
         except Exception:  # the row keeps its lease and is retried when it expires
             log.exception("webhook attempt crashed", extra={"outbox_id": row.id, "attempt": row.attempts + 1})
             return None
 
-    async def _attempt(self, row: Outbox, subscription: Subscription) -> AttemptResult:
+    async def _attempt(self, row: Claimed) -> AttemptResult:
         settings = self.rt.settings
         now = self.rt.clock()
-        message = Message(id=row.id, url=subscription.url, body=row.payload,
-                          secrets=active_secrets(subscription.secret, subscription.previous_secret,
-                                                 subscription.previous_secret_expires_at, now))
+        endpoint = row.endpoint
+        message = Message(id=row.id, url=endpoint.url, body=row.payload,
+                          secrets=active_secrets(endpoint.secret, endpoint.previous_secret,
+                                                 endpoint.previous_secret_expires_at, now))
         result = await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
         # the HTTP part is over: its slot serves the next row while this one waits to be recorded
@@ -201,7 +204,7 @@ class Deliverer:
             log.warning("webhook attempt failed", extra={**fields, "error": result.error})
         return result
 
-    async def _record_soon(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
+    async def _record_soon(self, row: Claimed, result: AttemptResult, *, attempted_at: datetime) -> str:
         """Queue the attempt for the next batch and wait for its outcome. The batch is written by
         its own task, so a cancelled caller never cuts a transaction; ``release_leases`` waits for it."""
         finished = Finished(row, result, attempted_at, asyncio.get_running_loop().create_future())
@@ -238,33 +241,34 @@ class Deliverer:
         now = self.rt.clock()
         ids = [finished.row.id for finished in batch]
         async with self.rt.sessions() as session, session.begin():
-            leased = await outbox_store.lock_leased_many(session, ids, self.rt.worker)
+            leased = await outbox_store.lock_leased(session, ids, self.rt.worker)
             present = set(leased) | await outbox_store.existing_ids(session, [i for i in ids if i not in leased])
-            outcomes = [self._settle(session, finished, leased.get(finished.row.id), now)
-                        if finished.row.id in present else self._gone(finished) for finished in batch]
-            kept = [index for index, outcome in enumerate(outcomes) if outcome != "gone"]
+            kept = [index for index, finished in enumerate(batch) if finished.row.id in present]
+            await outbox_store.add_attempts(session, [_attempt_values(batch[index]) for index in kept])
+            outcomes = [self._settle(finished, leased.get(finished.row.id)) if finished.row.id in present
+                        else self._gone(finished) for finished in batch]
+            await outbox_store.settle(session, [outcome for outcome in outcomes if isinstance(outcome, Settlement)],
+                                      now)
+            names = [_outcome_name(outcome) for outcome in outcomes]
             for index in await self._record_health(session, [batch[index] for index in kept], now):
-                outcomes[kept[index]] = "disabled"
-        return outcomes
+                names[kept[index]] = "disabled"
+        return names
 
     @staticmethod
     def _gone(finished: Finished) -> str:
         log.info("webhook message gone", extra={"outbox_id": finished.row.id})  # deleted with its subscription
         return "gone"
 
-    def _settle(self, session: AsyncSession, finished: Finished, leased: Outbox | None, now: datetime) -> str:
-        """Log one attempt and, if this worker still holds the row, settle the message."""
+    def _settle(self, finished: Finished, attempts: int | None) -> Settlement | str:
+        """The message's next state, if this worker still holds the row (``attempts`` made before
+        this one); else "lease_lost"."""
         row, result = finished.row, finished.result
-        outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
-                                 attempted_at=finished.attempted_at, status_code=result.status_code,
-                                 latency_ms=result.latency_ms, error=result.error, response_excerpt=result.excerpt)
-        if leased is None:
+        if attempts is None:
             log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
             return "lease_lost"
         retry_in = None if result.ok or row.event_type == PING else retry_delay(
-            leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
-        outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
-        return "delivered" if result.ok else "failed" if retry_in is None else "retry"
+            attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
+        return Settlement(row.id, attempts + 1, delivered=result.ok, retry_in=retry_in, error=result.error)
 
     async def _record_health(self, session: AsyncSession, batch: Sequence[Finished], now: datetime) -> list[int]:
         """Update the endpoints' failure counts and circuits, in the order the attempts finished;
@@ -304,6 +308,19 @@ class Deliverer:
             log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
                                                  "until": verdict.circuit_open_until.isoformat()})
         return False
+
+
+def _attempt_values(finished: Finished) -> dict[str, Any]:
+    result = finished.result
+    return dict(outbox_id=finished.row.id, subscription_id=finished.row.subscription_id,
+                attempted_at=finished.attempted_at, status_code=result.status_code, latency_ms=result.latency_ms,
+                error=result.error, response_excerpt=result.excerpt)
+
+
+def _outcome_name(outcome: Settlement | str) -> str:
+    if isinstance(outcome, str):
+        return outcome
+    return "delivered" if outcome.delivered else "failed" if outcome.retry_in is None else "retry"
 
 
 async def deliver_due(rt: Runtime, *, limit: int = 100) -> int:
