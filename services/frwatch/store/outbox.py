@@ -71,9 +71,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
         _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
     if not endpoints:
         return []
-    shares = {f"share_{n}": slots for n, (_, slots) in enumerate(endpoints)}
-    shares.update({f"endpoint_{n}": endpoint.id for n, (endpoint, _) in enumerate(endpoints)})
-    rows = await session.execute(_claim_statement(len(endpoints)),
+    arms = 1 << (len(endpoints) - 1).bit_length()  # a few statement shapes, each prepared once
+    shares: dict[str, Any] = {f"share_{n}": 0 for n in range(arms)}
+    shares.update({f"endpoint_{n}": "" for n in range(arms)})
+    for n, (endpoint, slots) in enumerate(endpoints):
+        shares[f"share_{n}"], shares[f"endpoint_{n}"] = slots, endpoint.id
+    rows = await session.execute(_claim_statement(arms),
                                  {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease, **shares})
     by_id = {endpoint.id: endpoint for endpoint, _ in endpoints}
     claimed = sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
@@ -106,19 +109,20 @@ _ENDPOINTS_WITH_ROOM = _endpoints_with_room()
 @functools.cache
 def _claim_statement(endpoints: int) -> Any:
     """Lease the ``limit`` oldest claimable rows, at most ``share_N`` of endpoint ``endpoint_N``
-    (N < ``endpoints``). Each endpoint's share is an index range read, so a long backlog is never
-    ranked; its rows are locked as they are read, skipping those another replica is claiming
-    (the few beyond ``limit`` stay locked only until the caller commits)."""
+    (N < ``endpoints``; a share of 0 takes nothing). Each endpoint's share is an index range read,
+    so a long backlog is never ranked. The chosen rows are locked skipping those another replica
+    is claiming; the UPDATE checks again that each is still claimable."""
     due = _OUTBOX.c
+    limit = bindparam("limit", type_=Integer())
     shares = [select(due.id, due.next_attempt_at)
               .where(due.subscription_id == bindparam(f"endpoint_{n}"), _claimable())
-              .order_by(due.next_attempt_at, due.id).limit(bindparam(f"share_{n}", type_=Integer()))
-              .with_for_update(skip_locked=True).subquery()
+              .order_by(due.next_attempt_at, due.id).limit(bindparam(f"share_{n}", type_=Integer())).subquery()
               for n in range(endpoints)]
     oldest = union_all(*(select(share) for share in shares)).subquery()
-    wanted = (select(oldest.c.id).order_by(oldest.c.next_attempt_at, oldest.c.id)
-              .limit(bindparam("limit", type_=Integer())).subquery())
-    return (update(_OUTBOX).where(due.id == wanted.c.id, _claimable())
+    wanted = select(oldest.c.id).order_by(oldest.c.next_attempt_at, oldest.c.id).limit(limit)
+    # the LIMIT keeps SQLite from flattening this into a scan of every due row
+    locked = select(due.id).where(due.id.in_(wanted)).limit(limit).with_for_update(skip_locked=True).subquery()
+    return (update(_OUTBOX).where(due.id == locked.c.id, _claimable())
             .values(lease_owner=bindparam("worker"), lease_until=bindparam("lease_until"))
             .returning(due.id, due.subscription_id, due.event_type, due.payload, due.attempts, due.next_attempt_at))
 
