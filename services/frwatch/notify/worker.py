@@ -237,38 +237,46 @@ class Deliverer:
     async def _record(self, batch: Sequence[Finished]) -> list[str]:
         """Store the attempts, settle the messages and the endpoints' health in one transaction.
         Returns each attempt's outcome: delivered, retry, failed, disabled (the endpoint), lease_lost
-        or gone."""
-        now = self.rt.clock()
-        ids = [finished.row.id for finished in batch]
+        or gone. Only rows this worker still holds are settled (the failed ones locked in id order,
+        to read their attempt counts)."""
+        now, worker = self.rt.clock(), self.rt.worker
         async with self.rt.sessions() as session, session.begin():
-            leased = await outbox_store.lock_leased(session, ids, self.rt.worker)
-            present = set(leased) | await outbox_store.existing_ids(session, [i for i in ids if i not in leased])
+            delivered = await outbox_store.settle_delivered(
+                session, [finished.row.id for finished in batch if finished.result.ok], worker, now)
+            failed = await outbox_store.lock_leased(
+                session, [finished.row.id for finished in batch if not finished.result.ok], worker)
+            settlements = {finished.row.id: self._settlement(finished, failed[finished.row.id])
+                           for finished in batch if finished.row.id in failed}
+            await outbox_store.settle_failed(session, list(settlements.values()), now)
+            held = delivered | set(failed)
+            present = held | await outbox_store.existing_ids(
+                session, [finished.row.id for finished in batch if finished.row.id not in held])
             kept = [index for index, finished in enumerate(batch) if finished.row.id in present]
             await outbox_store.add_attempts(session, [_attempt_values(batch[index]) for index in kept])
-            outcomes = [self._settle(finished, leased.get(finished.row.id)) if finished.row.id in present
-                        else self._gone(finished) for finished in batch]
-            await outbox_store.settle(session, [outcome for outcome in outcomes if isinstance(outcome, Settlement)],
-                                      now)
-            names = [_outcome_name(outcome) for outcome in outcomes]
+            outcomes = [self._outcome(finished, present, delivered, settlements) for finished in batch]
             for index in await self._record_health(session, [batch[index] for index in kept], now):
-                names[kept[index]] = "disabled"
-        return names
+                outcomes[kept[index]] = "disabled"
+        return outcomes
 
-    @staticmethod
-    def _gone(finished: Finished) -> str:
-        log.info("webhook message gone", extra={"outbox_id": finished.row.id})  # deleted with its subscription
-        return "gone"
-
-    def _settle(self, finished: Finished, attempts: int | None) -> Settlement | str:
-        """The message's next state, if this worker still holds the row (``attempts`` made before
-        this one); else "lease_lost"."""
+    def _settlement(self, finished: Finished, attempts: int) -> Settlement:
+        """A failed attempt's message (``attempts`` made before this one): retried later or failed."""
         row, result = finished.row, finished.result
-        if attempts is None:
-            log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
-            return "lease_lost"
-        retry_in = None if result.ok or row.event_type == PING else retry_delay(
+        retry_in = None if row.event_type == PING else retry_delay(
             attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
-        return Settlement(row.id, attempts + 1, delivered=result.ok, retry_in=retry_in, error=result.error)
+        return Settlement(row.id, attempts + 1, retry_in=retry_in, error=result.error)
+
+    def _outcome(self, finished: Finished, present: set[str], delivered: set[str],
+                 settlements: dict[str, Settlement]) -> str:
+        outbox_id = finished.row.id
+        if outbox_id in delivered:
+            return "delivered"
+        if outbox_id in settlements:
+            return "failed" if settlements[outbox_id].retry_in is None else "retry"
+        if outbox_id in present:
+            log.warning("webhook lease lost", extra={"outbox_id": outbox_id, "worker": self.rt.worker})
+            return "lease_lost"
+        log.info("webhook message gone", extra={"outbox_id": outbox_id})  # deleted with its subscription
+        return "gone"
 
     async def _record_health(self, session: AsyncSession, batch: Sequence[Finished], now: datetime) -> list[int]:
         """Update the endpoints' failure counts and circuits, in the order the attempts finished;
@@ -315,12 +323,6 @@ def _attempt_values(finished: Finished) -> dict[str, Any]:
     return dict(outbox_id=finished.row.id, subscription_id=finished.row.subscription_id,
                 attempted_at=finished.attempted_at, status_code=result.status_code, latency_ms=result.latency_ms,
                 error=result.error, response_excerpt=result.excerpt)
-
-
-def _outcome_name(outcome: Settlement | str) -> str:
-    if isinstance(outcome, str):
-        return outcome
-    return "delivered" if outcome.delivered else "failed" if outcome.retry_in is None else "retry"
 
 
 async def deliver_due(rt: Runtime, *, limit: int = 100) -> int:

@@ -145,33 +145,43 @@ async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[
     return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(outbox_ids))))
 
 
+async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], worker: str, now: datetime) -> set[str]:
+    """Mark delivered, in one statement, the rows ``worker`` still holds the lease of (handing it
+    back); returns their ids."""
+    if not outbox_ids:
+        return set()
+    due = _OUTBOX.c
+    return set(await session.scalars(
+        update(_OUTBOX).where(due.id.in_(sorted(outbox_ids)), due.lease_owner == worker)
+        .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=now, last_error=None, lease_owner=None,
+                lease_until=None).returning(due.id)))
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """A message after an attempt: delivered, due again after ``retry_in``, or (neither) failed for good."""
+    """A message after a failed attempt: due again after ``retry_in``, or (None) failed for good."""
     outbox_id: str
     attempts: int  # made so far, this one included
-    delivered: bool
     retry_in: timedelta | None
     error: str | None
 
 
 _SETTLE = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"))
            .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), lease_owner=None, lease_until=None,
-                   last_error=bindparam("b_error"), delivered_at=bindparam("b_delivered_at"),
+                   last_error=bindparam("b_error"),
                    next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()), _OUTBOX.c.next_attempt_at)))
 
 
-async def settle(session: AsyncSession, settlements: Sequence[Settlement], now: datetime) -> None:
+async def settle_failed(session: AsyncSession, settlements: Sequence[Settlement], now: datetime) -> None:
     """Write the messages' new states and hand their leases back, in one statement for all."""
     if settlements:
         await session.execute(_SETTLE, [_settled_values(settlement, now) for settlement in settlements])
 
 
 def _settled_values(settlement: Settlement, now: datetime) -> dict[str, Any]:
-    status, next_attempt_at = (DELIVERED, None) if settlement.delivered else (
-        (FAILED, None) if settlement.retry_in is None else (PENDING, now + settlement.retry_in))
+    retry_in = settlement.retry_in
     return {"b_id": settlement.outbox_id, "b_attempts": settlement.attempts, "b_error": settlement.error,
-            "b_status": status, "b_next": next_attempt_at, "b_delivered_at": now if settlement.delivered else None}
+            "b_status": FAILED if retry_in is None else PENDING, "b_next": None if retry_in is None else now + retry_in}
 
 
 async def add_attempts(session: AsyncSession, attempts: Sequence[dict[str, Any]]) -> None:
