@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
@@ -62,8 +62,12 @@ class Deliverer:
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
         self._batch_full = asyncio.Event()
-        self._slot_freed = asyncio.Event()
+        self._unfinished: set[asyncio.Task[AttemptResult | None]] = set()  # sent or sending, not yet recorded
+        self._changed = asyncio.Event()  # for ``deliver_due``: a slot freed, an attempt finished, a claim ended
+        self._finished_count = 0  # attempts finished (recorded, or crashed, or cancelled) so far
         self._work_queued = asyncio.Event()
+        self._queued: deque[Claimed] = deque()  # claimed, waiting for a free slot
+        self._claiming: asyncio.Task[int] | None = None
         self._closing = False
 
     async def start(self) -> None:
@@ -72,31 +76,54 @@ class Deliverer:
 
     async def deliver_due(self, *, limit: int = 100) -> int:
         """Claim, send and record until nothing is due or ``limit`` attempts were started, then
-        wait for them. Returns the number of attempts made. One bad row is logged, never raised."""
+        wait for them. Returns the number of attempts made. One bad row is logged, never raised.
+
+        Claiming runs beside sending, one claim at a time, and ahead of it: up to
+        ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots) for a
+        free slot, which therefore never waits for a claim's round trips."""
         await self.start()
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
-        pending: set[asyncio.Task[AttemptResult | None]] = set()
         loop = asyncio.get_running_loop()
-        started, claim_at = 0, 0.0
+        started = claimed = 0
+        claim_at, found, finished_at_claim = 0.0, True, -1
         while True:
-            self._slot_freed.clear()
-            room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
-            # one claim per freed slot would rank the whole outbox for each: wait for a quarter of
-            # the slots, but never longer than CLAIM_AFTER_S (a hanging endpoint holds only its own)
-            if room > 0 and not self._closing and (not pending or loop.time() >= claim_at
-                                                    or room >= settings.webhook_concurrency // 4):
-                claims = await self._claim(room)
-                claim_at = loop.time() + CLAIM_AFTER_S
-                pending.update(self._spawn(row) for row in claims)
-                started += len(claims)
-            if not pending:
+            self._changed.clear()
+            if self._claiming is not None and self._claiming.done():
+                got, self._claiming = self._claiming.result(), None
+                claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
+            started += self._start_queued()
+            want = min(limit - claimed, 2 * settings.webhook_concurrency - len(self._in_flight) - len(self._queued))
+            idle = not self._unfinished and (not self._queued or self._closing)
+            # a claim costs round trips whatever its size. Worth one now: after a claim that found
+            # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle
+            # or a quarter of the slots is free; else after CLAIM_AFTER_S
+            worth = found or self._finished_count != finished_at_claim
+            if self._claiming is None and want > 0 and not self._closing and (
+                    loop.time() >= claim_at or worth and (idle or want >= settings.webhook_concurrency // 4)):
+                finished_at_claim = self._finished_count
+                self._claiming = asyncio.create_task(self._claim(want))
+                self._claiming.add_done_callback(lambda _: self._changed.set())
+            elif self._claiming is None and idle:
                 return started
-            timeout = poll if room <= 0 else min(poll, max(0.0, claim_at - loop.time()))
-            slot_freed = asyncio.ensure_future(self._slot_freed.wait())
-            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            slot_freed.cancel()
-            pending -= done
+            await self._wait_for_change(poll if self._claiming is not None or want <= 0
+                                        else min(poll, max(0.0, claim_at - loop.time())))
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        """Until a slot frees, an attempt is recorded, a claim ends, or ``timeout`` seconds pass."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    def _start_queued(self) -> int:
+        """Send claimed rows while slots are free (none once closing); returns how many started."""
+        room = self.rt.settings.webhook_concurrency - len(self._in_flight)
+        rows = [self._queued.popleft() for _ in range(min(room, len(self._queued)))] if not self._closing else []
+        for row in rows:
+            self._spawn(row)
+        return len(rows)
 
     def wake(self) -> None:
         """Messages were just queued: ``wait_for_work`` returns now instead of at the next tick."""
@@ -137,8 +164,11 @@ class Deliverer:
         """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry.
         An attempt already answered is recorded first (its row is then no longer leased)."""
         self._closing = True
+        if self._claiming is not None:
+            await asyncio.gather(self._claiming, return_exceptions=True)
         tasks = list(self._in_flight)
-        outbox_ids = list(self._in_flight.values())
+        outbox_ids = list(self._in_flight.values()) + [row.id for row in self._queued]
+        self._queued.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -153,7 +183,8 @@ class Deliverer:
         """Release what is still in flight (the HTTP session is the runtime's to close)."""
         await self.release_leases()
 
-    async def _claim(self, limit: int) -> list[Claimed]:
+    async def _claim(self, limit: int) -> int:
+        """Claim up to ``limit`` rows onto the queue; returns how many."""
         settings = self.rt.settings
 
         async def claim() -> list[Claimed]:
@@ -163,16 +194,24 @@ class Deliverer:
                                                     per_endpoint=settings.webhook_per_endpoint)
 
         try:  # shielded: a transaction cut off by cancellation can leave SQLite locked
-            return await asyncio.shield(claim())
+            rows = await asyncio.shield(claim())
         except Exception:  # the database may be back next tick; attempts in flight still finish
             log.exception("webhook claim failed", extra={"worker": self.rt.worker})
-            return []
+            return 0
+        self._queued.extend(rows)
+        return len(rows)
 
-    def _spawn(self, row: Claimed) -> asyncio.Task[AttemptResult | None]:
+    def _spawn(self, row: Claimed) -> None:
         task = asyncio.create_task(self._guarded(row))
         self._in_flight[task] = row.id
-        task.add_done_callback(lambda done: self._in_flight.pop(done, None))
-        return task
+        self._unfinished.add(task)
+        task.add_done_callback(self._attempt_finished)
+
+    def _attempt_finished(self, task: asyncio.Task[AttemptResult | None]) -> None:
+        self._in_flight.pop(task, None)
+        self._unfinished.discard(task)
+        self._finished_count += 1
+        self._changed.set()
 
     async def _guarded(self, row: Claimed) -> AttemptResult | None:
         try:
@@ -192,7 +231,7 @@ class Deliverer:
                             user_agent=settings.user_agent)
         # the HTTP part is over: its slot serves the next row while this one waits to be recorded
         self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-        self._slot_freed.set()
+        self._changed.set()
         outcome = await self._record_soon(row, result, attempted_at=now)
         metrics.DELIVERIES.labels(outcome=outcome).inc()
         metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
