@@ -106,3 +106,14 @@ async def test_concurrent_claims_never_share_a_row(sessions: async_sessionmaker[
 
     every = [row for batch in claimed for row in batch]
     assert sorted(every) == sorted(rows)  # each row claimed once, none left behind
+
+
+async def test_a_claim_takes_at_most_claim_max_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoint = await add_endpoint(s, "e", start)
+        rows = await queue(s, endpoint, store.CLAIM_MAX + 2, start)
+
+    claimed = await claim(sessions, "me", utcnow(), limit=store.CLAIM_MAX + 2, per_endpoint=store.CLAIM_MAX + 2)
+
+    assert claimed == rows[:store.CLAIM_MAX]

@@ -40,7 +40,8 @@ log = logging.getLogger("frwatch.notify")
 RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be recorded with others …
 RECORD_BATCH = 100  # … or until this many are waiting
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
-CLAIM_AFTER_S = 0.05  # a free slot waits at most this long for the next claim
+CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
+CLAIM_AHEAD = 2  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
 
 
 @dataclass
@@ -78,9 +79,10 @@ class Deliverer:
         """Claim, send and record until nothing is due or ``limit`` attempts were started, then
         wait for them. Returns the number of attempts made. One bad row is logged, never raised.
 
-        Claiming runs beside sending, one claim at a time, and ahead of it: up to
-        ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots) for a
-        free slot, which therefore never waits for a claim's round trips."""
+        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD``
+        times ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots)
+        for a free slot, which therefore never waits for a claim's round trips, and each claim's
+        round trips serve many rows."""
         await self.start()
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
@@ -93,7 +95,8 @@ class Deliverer:
                 got, self._claiming = self._claiming.result(), None
                 claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
             started += self._start_queued()
-            want = min(limit - claimed, 2 * settings.webhook_concurrency - len(self._in_flight) - len(self._queued))
+            want = min(limit - claimed, (1 + CLAIM_AHEAD) * settings.webhook_concurrency - len(self._in_flight)
+                       - len(self._queued))
             idle = not self._unfinished and (not self._queued or self._closing)
             # a claim costs round trips whatever its size. Worth one now: after a claim that found
             # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle

@@ -23,6 +23,7 @@ from frwatch.notify.breaker import THRESHOLD
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+CLAIM_MAX = 128  # rows (so endpoints) per claim: its statement has one SELECT per endpoint, SQLite allows 500
 
 
 def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, event_type: str, payload: str,
@@ -67,6 +68,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
     """Lease up to ``limit`` due rows of enabled subscriptions whose circuit is not open, at most
     the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
     Commit right after. Both statements are built once (per number of endpoints) and reused."""
+    limit = min(limit, CLAIM_MAX)
     endpoints = [(Endpoint(*row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
         _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
     if not endpoints:
