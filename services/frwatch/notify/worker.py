@@ -102,15 +102,16 @@ class Deliverer:
             # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle
             # or a quarter of the slots is free; else after CLAIM_AFTER_S
             worth = found or self._finished_count != finished_at_claim
-            if self._claiming is None and want > 0 and not self._closing and (
-                    loop.time() >= claim_at or worth and (idle or want >= settings.webhook_concurrency // 4)):
-                finished_at_claim = self._finished_count
+            can_claim = self._claiming is None and want > 0 and not self._closing
+            if can_claim and (loop.time() >= claim_at
+                              or worth and (idle or want >= settings.webhook_concurrency // 4)):
+                finished_at_claim, can_claim = self._finished_count, False
                 self._claiming = asyncio.create_task(self._claim(want))
                 self._claiming.add_done_callback(lambda _: self._changed.set())
             elif self._claiming is None and idle:
                 return started
-            await self._wait_for_change(poll if self._claiming is not None or want <= 0
-                                        else min(poll, max(0.0, claim_at - loop.time())))
+            # a claim not yet worth it is due at claim_at; anything else wakes us with _changed
+            await self._wait_for_change(min(poll, claim_at - loop.time()) if can_claim else poll)
 
     async def _wait_for_change(self, timeout: float) -> None:
         """Until a slot frees, an attempt is recorded, a claim ends, or ``timeout`` seconds pass."""
