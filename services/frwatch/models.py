@@ -202,10 +202,15 @@ class Outbox(Base):
     """One message owed to one subscription. Its id is the ``webhook-id`` on every attempt."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # a claim reads each endpoint's oldest due rows and counts its rows leased now
+        Index("ix_outbox_subscription_due", "subscription_id", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_subscription_lease", "subscription_id", "lease_until"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(ForeignKey("events.id"), index=True)
     event_type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)  # the exact JSON body that is signed and sent

@@ -286,3 +286,25 @@ async def test_deleting_a_subscription_mid_send_is_harmless(runtime: Runtime) ->
         receiver.release.set()
         assert await sending == 1
     assert await rows(runtime, Outbox) == [] and await rows(runtime, DeliveryAttempt) == []
+
+
+async def test_rows_claimed_ahead_of_a_free_slot_are_handed_back_at_close(db_url: str) -> None:
+    """Claims run ahead of sending: rows waiting for a slot are leased, and released like those in flight."""
+    settings = make_settings(db_url, webhook_concurrency=2, webhook_per_endpoint=4)
+    async with open_runtime(settings) as rt, WebhookReceiver() as receiver:
+        receiver.hang("/hook")
+        await add_subscription(rt, receiver.url())
+        for _ in range(4):
+            await seed_event(rt)
+        deliverer = Deliverer(rt)
+        sending = asyncio.create_task(deliverer.deliver_due())
+        try:
+            await receiver.wait_for(2)
+            leased = [row for row in await rows(rt, Outbox) if row.lease_owner == rt.worker]
+            assert len(leased) == 4  # two sending, two waiting for a slot
+        finally:
+            await deliverer.close()
+        assert await sending == 2
+        assert len(receiver.received) == 2
+    assert all(row.status == "pending" and row.lease_owner is None and row.attempts == 0
+               for row in await rows(rt, Outbox))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from frwatch import metrics
-from frwatch.models import Outbox, Subscription
+from frwatch.models import Subscription
 from frwatch.notify import breaker
 from frwatch.notify.backoff import retry_delay
 from frwatch.notify.deliver import AttemptResult, Message, send
@@ -28,6 +28,7 @@ from frwatch.notify.payload import ping_body
 from frwatch.notify.signing import active_secrets
 from frwatch.store import outbox as outbox_store
 from frwatch.store import subscriptions as subscription_store
+from frwatch.store.outbox import Claimed, Settlement
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,13 +40,14 @@ log = logging.getLogger("frwatch.notify")
 RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be recorded with others …
 RECORD_BATCH = 100  # … or until this many are waiting
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
-CLAIM_AFTER_S = 0.05  # a free slot waits at most this long for the next claim
+CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
+CLAIM_AHEAD = 2  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
 
 
 @dataclass
 class Finished:
     """An attempt made and not yet recorded; ``outcome`` is set once it is."""
-    row: Outbox
+    row: Claimed
     result: AttemptResult
     attempted_at: datetime
     outcome: asyncio.Future[str]
@@ -61,8 +63,12 @@ class Deliverer:
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
         self._batch_full = asyncio.Event()
-        self._slot_freed = asyncio.Event()
+        self._unfinished: set[asyncio.Task[AttemptResult | None]] = set()  # sent or sending, not yet recorded
+        self._changed = asyncio.Event()  # for ``deliver_due``: a slot freed, an attempt finished, a claim ended
+        self._finished_count = 0  # attempts finished (recorded, or crashed, or cancelled) so far
         self._work_queued = asyncio.Event()
+        self._queued: deque[Claimed] = deque()  # claimed, waiting for a free slot
+        self._claiming: asyncio.Task[int] | None = None
         self._closing = False
 
     async def start(self) -> None:
@@ -71,31 +77,57 @@ class Deliverer:
 
     async def deliver_due(self, *, limit: int = 100) -> int:
         """Claim, send and record until nothing is due or ``limit`` attempts were started, then
-        wait for them. Returns the number of attempts made. One bad row is logged, never raised."""
+        wait for them. Returns the number of attempts made. One bad row is logged, never raised.
+
+        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD``
+        times ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots)
+        for a free slot, which therefore never waits for a claim's round trips, and each claim's
+        round trips serve many rows."""
         await self.start()
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
-        pending: set[asyncio.Task[AttemptResult | None]] = set()
         loop = asyncio.get_running_loop()
-        started, claim_at = 0, 0.0
+        started = claimed = 0
+        claim_at, found, finished_at_claim = 0.0, True, -1
         while True:
-            self._slot_freed.clear()
-            room = min(limit - started, settings.webhook_concurrency - len(self._in_flight))
-            # one claim per freed slot would rank the whole outbox for each: wait for a quarter of
-            # the slots, but never longer than CLAIM_AFTER_S (a hanging endpoint holds only its own)
-            if room > 0 and not self._closing and (not pending or loop.time() >= claim_at
-                                                    or room >= settings.webhook_concurrency // 4):
-                claims = await self._claim(room)
-                claim_at = loop.time() + CLAIM_AFTER_S
-                pending.update(self._spawn(row, subscription) for row, subscription in claims)
-                started += len(claims)
-            if not pending:
+            self._changed.clear()
+            if self._claiming is not None and self._claiming.done():
+                got, self._claiming = self._claiming.result(), None
+                claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
+            started += self._start_queued()
+            want = min(limit - claimed, (1 + CLAIM_AHEAD) * settings.webhook_concurrency - len(self._in_flight)
+                       - len(self._queued))
+            idle = not self._unfinished and (not self._queued or self._closing)
+            # a claim costs round trips whatever its size. Worth one now: after a claim that found
+            # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle
+            # or a quarter of the slots is free; else after CLAIM_AFTER_S
+            worth = found or self._finished_count != finished_at_claim
+            can_claim = self._claiming is None and want > 0 and not self._closing
+            if can_claim and (loop.time() >= claim_at
+                              or worth and (idle or want >= settings.webhook_concurrency // 4)):
+                finished_at_claim, can_claim = self._finished_count, False
+                self._claiming = asyncio.create_task(self._claim(want))
+                self._claiming.add_done_callback(lambda _: self._changed.set())
+            elif self._claiming is None and idle:
                 return started
-            timeout = poll if room <= 0 else min(poll, max(0.0, claim_at - loop.time()))
-            slot_freed = asyncio.ensure_future(self._slot_freed.wait())
-            done, _ = await asyncio.wait(pending | {slot_freed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            slot_freed.cancel()
-            pending -= done
+            # a claim not yet worth it is due at claim_at; anything else wakes us with _changed
+            await self._wait_for_change(min(poll, claim_at - loop.time()) if can_claim else poll)
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        """Until a slot frees, an attempt is recorded, a claim ends, or ``timeout`` seconds pass."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    def _start_queued(self) -> int:
+        """Send claimed rows while slots are free (none once closing); returns how many started."""
+        room = self.rt.settings.webhook_concurrency - len(self._in_flight)
+        rows = [self._queued.popleft() for _ in range(min(room, len(self._queued)))] if not self._closing else []
+        for row in rows:
+            self._spawn(row)
+        return len(rows)
 
     def wake(self) -> None:
         """Messages were just queued: ``wait_for_work`` returns now instead of at the next tick."""
@@ -125,7 +157,8 @@ class Deliverer:
             row = outbox_store.add(session, subscription_id=subscription.id, event_id=None, event_type=PING,
                                    payload=ping_body(subscription.id, now), now=now, lease_owner=self.rt.worker,
                                    lease_until=now + self.rt.settings.lease_duration)
-        return row.id, await self._attempt(row, subscription)
+        claimed = Claimed(row.id, subscription.id, PING, row.payload, 0, subscription_store.endpoint(subscription))
+        return row.id, await self._attempt(claimed)
 
     def stop_claiming(self) -> None:
         """Graceful shutdown, first step: attempts in flight go on, no new rows are claimed."""
@@ -135,8 +168,11 @@ class Deliverer:
         """Stop claiming, cancel attempts in flight and hand their rows back for immediate retry.
         An attempt already answered is recorded first (its row is then no longer leased)."""
         self._closing = True
+        if self._claiming is not None:
+            await asyncio.gather(self._claiming, return_exceptions=True)
         tasks = list(self._in_flight)
-        outbox_ids = list(self._in_flight.values())
+        outbox_ids = list(self._in_flight.values()) + [row.id for row in self._queued]
+        self._queued.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -151,45 +187,55 @@ class Deliverer:
         """Release what is still in flight (the HTTP session is the runtime's to close)."""
         await self.release_leases()
 
-    async def _claim(self, limit: int) -> list[tuple[Outbox, Subscription]]:
+    async def _claim(self, limit: int) -> int:
+        """Claim up to ``limit`` rows onto the queue; returns how many."""
         settings = self.rt.settings
 
-        async def claim() -> list[tuple[Outbox, Subscription]]:
+        async def claim() -> list[Claimed]:
             async with self.rt.sessions() as session, session.begin():
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
                                                     per_endpoint=settings.webhook_per_endpoint)
 
         try:  # shielded: a transaction cut off by cancellation can leave SQLite locked
-            return await asyncio.shield(claim())
+            rows = await asyncio.shield(claim())
         except Exception:  # the database may be back next tick; attempts in flight still finish
             log.exception("webhook claim failed", extra={"worker": self.rt.worker})
-            return []
+            return 0
+        self._queued.extend(rows)
+        return len(rows)
 
-    def _spawn(self, row: Outbox, subscription: Subscription) -> asyncio.Task[AttemptResult | None]:
-        task = asyncio.create_task(self._guarded(row, subscription))
+    def _spawn(self, row: Claimed) -> None:
+        task = asyncio.create_task(self._guarded(row))
         self._in_flight[task] = row.id
-        task.add_done_callback(lambda done: self._in_flight.pop(done, None))
-        return task
+        self._unfinished.add(task)
+        task.add_done_callback(self._attempt_finished)
 
-    async def _guarded(self, row: Outbox, subscription: Subscription) -> AttemptResult | None:
+    def _attempt_finished(self, task: asyncio.Task[AttemptResult | None]) -> None:
+        self._in_flight.pop(task, None)
+        self._unfinished.discard(task)
+        self._finished_count += 1
+        self._changed.set()
+
+    async def _guarded(self, row: Claimed) -> AttemptResult | None:
         try:
-            return await self._attempt(row, subscription)
+            return await self._attempt(row)
         except Exception:  # the row keeps its lease and is retried when it expires
             log.exception("webhook attempt crashed", extra={"outbox_id": row.id, "attempt": row.attempts + 1})
             return None
 
-    async def _attempt(self, row: Outbox, subscription: Subscription) -> AttemptResult:
+    async def _attempt(self, row: Claimed) -> AttemptResult:
         settings = self.rt.settings
         now = self.rt.clock()
-        message = Message(id=row.id, url=subscription.url, body=row.payload,
-                          secrets=active_secrets(subscription.secret, subscription.previous_secret,
-                                                 subscription.previous_secret_expires_at, now))
+        endpoint = row.endpoint
+        message = Message(id=row.id, url=endpoint.url, body=row.payload,
+                          secrets=active_secrets(endpoint.secret, endpoint.previous_secret,
+                                                 endpoint.previous_secret_expires_at, now))
         result = await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
                             user_agent=settings.user_agent)
         # the HTTP part is over: its slot serves the next row while this one waits to be recorded
         self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-        self._slot_freed.set()
+        self._changed.set()
         outcome = await self._record_soon(row, result, attempted_at=now)
         metrics.DELIVERIES.labels(outcome=outcome).inc()
         metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
@@ -201,7 +247,7 @@ class Deliverer:
             log.warning("webhook attempt failed", extra={**fields, "error": result.error})
         return result
 
-    async def _record_soon(self, row: Outbox, result: AttemptResult, *, attempted_at: datetime) -> str:
+    async def _record_soon(self, row: Claimed, result: AttemptResult, *, attempted_at: datetime) -> str:
         """Queue the attempt for the next batch and wait for its outcome. The batch is written by
         its own task, so a cancelled caller never cuts a transaction; ``release_leases`` waits for it."""
         finished = Finished(row, result, attempted_at, asyncio.get_running_loop().create_future())
@@ -234,37 +280,46 @@ class Deliverer:
     async def _record(self, batch: Sequence[Finished]) -> list[str]:
         """Store the attempts, settle the messages and the endpoints' health in one transaction.
         Returns each attempt's outcome: delivered, retry, failed, disabled (the endpoint), lease_lost
-        or gone."""
-        now = self.rt.clock()
-        ids = [finished.row.id for finished in batch]
+        or gone. Only rows this worker still holds are settled (the failed ones locked in id order,
+        to read their attempt counts)."""
+        now, worker = self.rt.clock(), self.rt.worker
         async with self.rt.sessions() as session, session.begin():
-            leased = await outbox_store.lock_leased_many(session, ids, self.rt.worker)
-            present = set(leased) | await outbox_store.existing_ids(session, [i for i in ids if i not in leased])
-            outcomes = [self._settle(session, finished, leased.get(finished.row.id), now)
-                        if finished.row.id in present else self._gone(finished) for finished in batch]
-            kept = [index for index, outcome in enumerate(outcomes) if outcome != "gone"]
+            delivered = await outbox_store.settle_delivered(
+                session, [finished.row.id for finished in batch if finished.result.ok], worker, now)
+            failed = await outbox_store.lock_leased(
+                session, [finished.row.id for finished in batch if not finished.result.ok], worker)
+            settlements = {finished.row.id: self._settlement(finished, failed[finished.row.id])
+                           for finished in batch if finished.row.id in failed}
+            await outbox_store.settle_failed(session, list(settlements.values()), now)
+            held = delivered | set(failed)
+            present = held | await outbox_store.existing_ids(
+                session, [finished.row.id for finished in batch if finished.row.id not in held])
+            kept = [index for index, finished in enumerate(batch) if finished.row.id in present]
+            await outbox_store.add_attempts(session, [_attempt_values(batch[index]) for index in kept])
+            outcomes = [self._outcome(finished, present, delivered, settlements) for finished in batch]
             for index in await self._record_health(session, [batch[index] for index in kept], now):
                 outcomes[kept[index]] = "disabled"
         return outcomes
 
-    @staticmethod
-    def _gone(finished: Finished) -> str:
-        log.info("webhook message gone", extra={"outbox_id": finished.row.id})  # deleted with its subscription
-        return "gone"
-
-    def _settle(self, session: AsyncSession, finished: Finished, leased: Outbox | None, now: datetime) -> str:
-        """Log one attempt and, if this worker still holds the row, settle the message."""
+    def _settlement(self, finished: Finished, attempts: int) -> Settlement:
+        """A failed attempt's message (``attempts`` made before this one): retried later or failed."""
         row, result = finished.row, finished.result
-        outbox_store.add_attempt(session, outbox_id=row.id, subscription_id=row.subscription_id,
-                                 attempted_at=finished.attempted_at, status_code=result.status_code,
-                                 latency_ms=result.latency_ms, error=result.error, response_excerpt=result.excerpt)
-        if leased is None:
-            log.warning("webhook lease lost", extra={"outbox_id": row.id, "worker": self.rt.worker})
+        retry_in = None if row.event_type == PING else retry_delay(
+            attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
+        return Settlement(row.id, attempts + 1, retry_in=retry_in, error=result.error)
+
+    def _outcome(self, finished: Finished, present: set[str], delivered: set[str],
+                 settlements: dict[str, Settlement]) -> str:
+        outbox_id = finished.row.id
+        if outbox_id in delivered:
+            return "delivered"
+        if outbox_id in settlements:
+            return "failed" if settlements[outbox_id].retry_in is None else "retry"
+        if outbox_id in present:
+            log.warning("webhook lease lost", extra={"outbox_id": outbox_id, "worker": self.rt.worker})
             return "lease_lost"
-        retry_in = None if result.ok or row.event_type == PING else retry_delay(
-            leased.attempts + 1, self.rt.settings.webhook_retry_schedule, retry_after=result.retry_after)
-        outbox_store.settle(leased, now=now, delivered=result.ok, retry_in=retry_in, error=result.error)
-        return "delivered" if result.ok else "failed" if retry_in is None else "retry"
+        log.info("webhook message gone", extra={"outbox_id": outbox_id})  # deleted with its subscription
+        return "gone"
 
     async def _record_health(self, session: AsyncSession, batch: Sequence[Finished], now: datetime) -> list[int]:
         """Update the endpoints' failure counts and circuits, in the order the attempts finished;
@@ -304,6 +359,13 @@ class Deliverer:
             log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
                                                  "until": verdict.circuit_open_until.isoformat()})
         return False
+
+
+def _attempt_values(finished: Finished) -> dict[str, Any]:
+    result = finished.result
+    return dict(outbox_id=finished.row.id, subscription_id=finished.row.subscription_id,
+                attempted_at=finished.attempted_at, status_code=result.status_code, latency_ms=result.latency_ms,
+                error=result.error, response_excerpt=result.excerpt)
 
 
 async def deliver_due(rt: Runtime, *, limit: int = 100) -> int:

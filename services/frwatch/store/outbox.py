@@ -9,17 +9,21 @@ slots, so a hanging endpoint never holds more than its own slots, across replica
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
-from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription
+from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
+from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+CLAIM_MAX = 128  # rows (so endpoints) per claim: its statement has one SELECT per endpoint, SQLite allows 500
 
 
 def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, event_type: str, payload: str,
@@ -39,52 +43,101 @@ async def source_names(session: AsyncSession, source_ids: Sequence[str]) -> dict
     return {source_id: name for source_id, name in rows}
 
 
-def _claimable(now: datetime) -> Any:
-    return and_(Outbox.status == PENDING, Outbox.next_attempt_at <= now,
-                or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
+_OUTBOX = Outbox.__table__
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _claimable() -> Any:
+    due = _OUTBOX.c
+    return and_(due.status == PENDING, due.next_attempt_at <= _NOW, or_(due.lease_until.is_(None), due.lease_until < _NOW))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased message and what its attempt needs of its endpoint."""
+    id: str
+    subscription_id: str
+    event_type: str
+    payload: str
+    attempts: int
+    endpoint: Endpoint
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta, limit: int,
-                    per_endpoint: int) -> list[tuple[Outbox, Subscription]]:
+                    per_endpoint: int) -> list[Claimed]:
     """Lease up to ``limit`` due rows of enabled subscriptions whose circuit is not open, at most
-    the free slots of each endpoint (one probe when its circuit is half-open). Commit right after."""
-    in_flight = (select(Outbox.subscription_id, func.count().label("n"))
-                 .where(Outbox.status == PENDING, Outbox.lease_until >= now)
-                 .group_by(Outbox.subscription_id).subquery())
-    slots = (case((Subscription.consecutive_failures >= THRESHOLD, 1), else_=per_endpoint)
-             - func.coalesce(in_flight.c.n, 0))
-    rank = func.row_number().over(partition_by=Outbox.subscription_id,
-                                  order_by=(Outbox.next_attempt_at, Outbox.id))
-    ranked = (select(Outbox.id, Outbox.next_attempt_at, rank.label("rank"), slots.label("slots"))
-              .join(Subscription, Subscription.id == Outbox.subscription_id)
-              .outerjoin(in_flight, in_flight.c.subscription_id == Outbox.subscription_id)
-              .where(_claimable(now), Subscription.enabled.is_(True),
-                     or_(Subscription.circuit_open_until.is_(None), Subscription.circuit_open_until <= now))
-              .subquery())
-    wanted = (select(ranked.c.id).where(ranked.c.rank <= ranked.c.slots)
-              .order_by(ranked.c.next_attempt_at, ranked.c.id).limit(limit))
-    ids = list(await session.scalars(select(Outbox.id).where(Outbox.id.in_(wanted))
-                                     .with_for_update(skip_locked=True)))
-    if not ids:
+    the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
+    Commit right after. Both statements are built once (per number of endpoints) and reused."""
+    limit = min(limit, CLAIM_MAX)
+    endpoints = [(Endpoint(*row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
+        _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
+    if not endpoints:
         return []
-    claimed = list(await session.scalars(
-        update(Outbox).where(Outbox.id.in_(ids), _claimable(now))
-        .values(lease_owner=worker, lease_until=now + lease).returning(Outbox.id)))
-    rows = await session.execute(
-        select(Outbox, Subscription).join(Subscription, Subscription.id == Outbox.subscription_id)
-        .where(Outbox.id.in_(claimed)).order_by(Outbox.next_attempt_at, Outbox.id)
-        .execution_options(populate_existing=True))
-    return [(outbox, subscription) for outbox, subscription in rows]
+    arms = 1 << (len(endpoints) - 1).bit_length()  # a few statement shapes, each prepared once
+    shares: dict[str, Any] = {f"share_{n}": 0 for n in range(arms)}
+    shares.update({f"endpoint_{n}": "" for n in range(arms)})
+    for n, (endpoint, slots) in enumerate(endpoints):
+        shares[f"share_{n}"], shares[f"endpoint_{n}"] = slots, endpoint.id
+    rows = await session.execute(_claim_statement(arms),
+                                 {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease, **shares})
+    by_id = {endpoint.id: endpoint for endpoint, _ in endpoints}
+    claimed = sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
+    return [Claimed(row.id, row.subscription_id, row.event_type, row.payload, row.attempts,
+                    by_id[row.subscription_id]) for row in claimed]
 
 
-async def lock_leased_many(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> dict[str, Outbox]:
+def _endpoints_with_room() -> Any:
+    """The endpoints that may be sent to now with their free slots, those with the oldest due
+    row first, at most ``limit``: the ``limit`` oldest claimable rows all belong to them. Rows
+    leased now (by any replica) take slots. Two index probes per enabled subscription, never a
+    scan of the outbox."""
+    due, endpoint = _OUTBOX.c, Subscription.__table__.c
+    in_flight = (select(func.count()).where(due.subscription_id == endpoint.id, due.lease_until >= _NOW)
+                 .scalar_subquery())  # a leased row is pending: settling hands the lease back
+    slots = case((endpoint.consecutive_failures >= THRESHOLD, 1), else_=bindparam("per_endpoint", type_=Integer())) - in_flight
+    oldest = (select(due.next_attempt_at).where(due.subscription_id == endpoint.id, _claimable())
+              .order_by(due.next_attempt_at).limit(1).scalar_subquery())
+    candidates = (select(*ENDPOINT_COLUMNS, slots.label("slots"), oldest.label("oldest"))
+                  .where(endpoint.enabled.is_(True),
+                         or_(endpoint.circuit_open_until.is_(None), endpoint.circuit_open_until <= _NOW))
+                  .subquery())
+    return (select(candidates).where(candidates.c.slots > 0, candidates.c.oldest.is_not(None))
+            .order_by(candidates.c.oldest).limit(bindparam("limit", type_=Integer())))
+
+
+_ENDPOINTS_WITH_ROOM = _endpoints_with_room()
+
+
+@functools.cache
+def _claim_statement(endpoints: int) -> Any:
+    """Lease the ``limit`` oldest claimable rows, at most ``share_N`` of endpoint ``endpoint_N``
+    (N < ``endpoints``; a share of 0 takes nothing). Each endpoint's share is an index range read,
+    so a long backlog is never ranked. The chosen rows are locked skipping those another replica
+    is claiming; the UPDATE checks again that each is still claimable."""
+    due = _OUTBOX.c
+    limit = bindparam("limit", type_=Integer())
+    shares = [select(due.id, due.next_attempt_at)
+              .where(due.subscription_id == bindparam(f"endpoint_{n}"), _claimable())
+              .order_by(due.next_attempt_at, due.id).limit(bindparam(f"share_{n}", type_=Integer())).subquery()
+              for n in range(endpoints)]
+    oldest = union_all(*(select(share) for share in shares)).subquery()
+    wanted = select(oldest.c.id).order_by(oldest.c.next_attempt_at, oldest.c.id).limit(limit)
+    # the LIMIT keeps SQLite from flattening this into a scan of every due row
+    locked = select(due.id).where(due.id.in_(wanted)).limit(limit).with_for_update(skip_locked=True).subquery()
+    return (update(_OUTBOX).where(due.id == locked.c.id, _claimable())
+            .values(lease_owner=bindparam("worker"), lease_until=bindparam("lease_until"))
+            .returning(due.id, due.subscription_id, due.event_type, due.payload, due.attempts, due.next_attempt_at))
+
+
+async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> dict[str, int]:
     """The rows ``worker`` still holds the lease of (it may have expired and moved on), locked in
-    id order, by id."""
+    id order: their attempts so far, by id."""
     if not outbox_ids:
         return {}
-    rows = await session.scalars(select(Outbox).where(Outbox.id.in_(outbox_ids), Outbox.lease_owner == worker)
-                                 .order_by(Outbox.id).with_for_update().execution_options(populate_existing=True))
-    return {row.id: row for row in rows}
+    rows = await session.execute(select(Outbox.id, Outbox.attempts)
+                                 .where(Outbox.id.in_(outbox_ids), Outbox.lease_owner == worker)
+                                 .order_by(Outbox.id).with_for_update())
+    return {row.id: row.attempts for row in rows}
 
 
 async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[str]:
@@ -94,23 +147,49 @@ async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[
     return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(outbox_ids))))
 
 
-def settle(row: Outbox, *, now: datetime, delivered: bool, retry_in: timedelta | None, error: str | None) -> None:
-    """After an attempt: delivered, due again after ``retry_in``, or failed for good."""
-    row.attempts += 1
-    row.lease_owner = row.lease_until = None
-    row.last_error = error
-    if delivered:
-        row.status, row.delivered_at = DELIVERED, now
-    elif retry_in is None:
-        row.status = FAILED
-    else:
-        row.next_attempt_at = now + retry_in
+async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], worker: str, now: datetime) -> set[str]:
+    """Mark delivered, in one statement, the rows ``worker`` still holds the lease of (handing it
+    back); returns their ids."""
+    if not outbox_ids:
+        return set()
+    due = _OUTBOX.c
+    return set(await session.scalars(
+        update(_OUTBOX).where(due.id.in_(sorted(outbox_ids)), due.lease_owner == worker)
+        .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=now, last_error=None, lease_owner=None,
+                lease_until=None).returning(due.id)))
 
 
-def add_attempt(session: AsyncSession, **values: Any) -> DeliveryAttempt:
-    attempt = DeliveryAttempt(**values)
-    session.add(attempt)
-    return attempt
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A message after a failed attempt: due again after ``retry_in``, or (None) failed for good."""
+    outbox_id: str
+    attempts: int  # made so far, this one included
+    retry_in: timedelta | None
+    error: str | None
+
+
+_SETTLE = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"))
+           .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), lease_owner=None, lease_until=None,
+                   last_error=bindparam("b_error"),
+                   next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()), _OUTBOX.c.next_attempt_at)))
+
+
+async def settle_failed(session: AsyncSession, settlements: Sequence[Settlement], now: datetime) -> None:
+    """Write the messages' new states and hand their leases back, in one statement for all."""
+    if settlements:
+        await session.execute(_SETTLE, [_settled_values(settlement, now) for settlement in settlements])
+
+
+def _settled_values(settlement: Settlement, now: datetime) -> dict[str, Any]:
+    retry_in = settlement.retry_in
+    return {"b_id": settlement.outbox_id, "b_attempts": settlement.attempts, "b_error": settlement.error,
+            "b_status": FAILED if retry_in is None else PENDING, "b_next": None if retry_in is None else now + retry_in}
+
+
+async def add_attempts(session: AsyncSession, attempts: Sequence[dict[str, Any]]) -> None:
+    """Log attempts (``DeliveryAttempt`` columns but ``id``), in one statement for all."""
+    if attempts:
+        await session.execute(insert(DeliveryAttempt.__table__), list(attempts))
 
 
 async def release(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> None:

@@ -6,6 +6,7 @@ integrator's key id sees only its own, so another's id looks like a missing one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -16,6 +17,25 @@ from frwatch.ids import new_id
 from frwatch.models import Subscription, UTCDateTime
 
 _HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What sending to a subscription needs: where, and the secrets to sign with."""
+    id: str
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+
+_columns = Subscription.__table__.c
+ENDPOINT_COLUMNS = (_columns.id, _columns.url, _columns.secret, _columns.previous_secret,
+                    _columns.previous_secret_expires_at)
+
+
+def endpoint(subscription: Subscription) -> Endpoint:
+    return Endpoint(*(getattr(subscription, column.key) for column in ENDPOINT_COLUMNS))
 
 
 def _scoped(owner: str | None, *, admin: bool) -> Select[Subscription]:

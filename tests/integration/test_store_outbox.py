@@ -1,0 +1,119 @@
+"""Claiming outbox rows on SQLite and PostgreSQL: oldest first, within each endpoint's free slots."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from frwatch.models import Subscription
+from frwatch.notify.breaker import THRESHOLD
+from frwatch.store import outbox as store
+from frwatch.store import subscriptions as subscription_store
+from frwatch.timeutil import utcnow
+
+LEASE = timedelta(minutes=5)
+
+
+async def add_endpoint(session: AsyncSession, name: str, now: datetime) -> str:
+    subscription = await subscription_store.create(session, owner_id=None, secret="whsec_x", now=now,
+                                                   url=f"https://{name}.example/hook", description="",
+                                                   enabled=True, event_types=[], filters={})
+    return subscription.id
+
+
+async def queue(session: AsyncSession, subscription_id: str, count: int, start: datetime) -> list[str]:
+    """``count`` messages, one second apart from ``start``, flushed so their order is theirs."""
+    rows = [store.add(session, subscription_id=subscription_id, event_id=None, event_type="ping",
+                      payload="{}", now=start + timedelta(seconds=n)) for n in range(count)]
+    await session.flush()
+    return [row.id for row in rows]
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], worker: str, now: datetime, *,
+                limit: int = 50, per_endpoint: int = 4) -> list[str]:
+    async with sessions() as s, s.begin():
+        return [row.id for row in await store.claim_due(s, now=now, worker=worker, lease=LEASE, limit=limit,
+                                                          per_endpoint=per_endpoint)]
+
+
+async def test_claim_takes_the_oldest_rows_within_each_endpoints_free_slots(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        busy, quiet, probing, open_, off = [await add_endpoint(s, name, start)
+                                            for name in ("busy", "quiet", "probing", "open", "off")]
+        busy_rows = await queue(s, busy, 6, start)
+        quiet_rows = await queue(s, quiet, 2, start + timedelta(seconds=30))
+        probing_rows = await queue(s, probing, 3, start + timedelta(seconds=1.5))
+        await queue(s, open_, 2, start)
+        await queue(s, off, 2, start)
+        later = await queue(s, quiet, 1, utcnow() + timedelta(hours=1))  # not due yet
+        await s.execute(update(Subscription).where(Subscription.id == probing)
+                        .values(consecutive_failures=THRESHOLD))  # half-open: one probe at a time
+        await s.execute(update(Subscription).where(Subscription.id == open_)
+                        .values(circuit_open_until=utcnow() + timedelta(minutes=1)))
+        await s.execute(update(Subscription).where(Subscription.id == off).values(enabled=False))
+    now = utcnow()
+    assert await claim(sessions, "other", now, limit=1) == busy_rows[:1]  # another replica's lease takes a slot
+
+    claimed = await claim(sessions, "me", now)
+
+    assert set(claimed) == set(busy_rows[1:4] + quiet_rows + probing_rows[:1])
+    assert claimed[:3] == [busy_rows[1], probing_rows[0], busy_rows[2]]  # oldest first
+    assert later[0] not in claimed
+    assert await claim(sessions, "me", now) == []  # every slot is taken now
+
+
+async def test_a_claim_stops_at_its_limit_oldest_first(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoints = [await add_endpoint(s, f"e{n}", start) for n in range(5)]
+        rows = [await queue(s, endpoint, 2, start + timedelta(seconds=10 * n)) for n, endpoint in enumerate(endpoints)]
+
+    claimed = await claim(sessions, "me", utcnow(), limit=3)
+
+    assert claimed == [rows[0][0], rows[0][1], rows[1][0]]
+
+
+async def test_an_expired_lease_frees_its_slot_and_its_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoint = await add_endpoint(s, "e", start)
+        rows = await queue(s, endpoint, 3, start)
+    assert await claim(sessions, "dead", start + timedelta(minutes=1), per_endpoint=1) == rows[:1]
+    assert await claim(sessions, "me", start + timedelta(minutes=2), per_endpoint=1) == []
+
+    assert await claim(sessions, "me", start + timedelta(minutes=7), per_endpoint=1) == rows[:1]
+
+
+async def test_concurrent_claims_never_share_a_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoints = [await add_endpoint(s, f"e{n}", start) for n in range(4)]
+        rows = [row for endpoint in endpoints for row in await queue(s, endpoint, 15, start)]
+    now = utcnow()
+
+    async def claim_all(worker: str) -> list[str]:
+        got: list[str] = []
+        while batch := await claim(sessions, worker, now, limit=5, per_endpoint=100):
+            got += batch
+        return got
+
+    claimed = await asyncio.gather(*(claim_all(f"w{n}") for n in range(4)))
+
+    every = [row for batch in claimed for row in batch]
+    assert sorted(every) == sorted(rows)  # each row claimed once, none left behind
+
+
+async def test_a_claim_takes_at_most_claim_max_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoint = await add_endpoint(s, "e", start)
+        rows = await queue(s, endpoint, store.CLAIM_MAX + 2, start)
+
+    claimed = await claim(sessions, "me", utcnow(), limit=store.CLAIM_MAX + 2, per_endpoint=store.CLAIM_MAX + 2)
+
+    assert claimed == rows[:store.CLAIM_MAX]
