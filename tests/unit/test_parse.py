@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from feedparser.encodings import convert_to_utf8
 from frwatch.errors import PermanentError
-from frwatch.ingest import parse as parse_module
 from frwatch.ingest import xmlread
 from frwatch.ingest.html import html_to_text, truncate
 from frwatch.ingest.parse import (
@@ -526,7 +525,7 @@ def _both_readings(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object,
     url = f"http://127.0.0.1:8097/{path.name}"
     fast = parse_feed(raw, url=url, content_type=content_type, now=NOW)
     with monkeypatch.context() as patch:
-        patch.setattr(parse_module, "_read_fast", lambda data: None)
+        patch.setattr(xmlread, "read", lambda data: None)
         reference = parse_feed(raw, url=url, content_type=content_type, now=NOW)
     return fast, reference
 

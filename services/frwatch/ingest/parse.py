@@ -93,7 +93,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     # DOCTYPE check sees exactly the text feedparser will parse, whatever the original encoding.
     data = convert_to_utf8(headers, body, encoding_info)
     data, doctype_warning = strip_dangerous_doctype(data)
-    document = _read_fast(data) or _read_lenient(data, body, content_type)
+    document = xmlread.read(data) or _read_lenient(data, body, content_type)
     entries = [entry for raw in document.entries if (entry := _entry(raw, url, now)) is not None]
     mode, keys = _assign_keys(entries, dedup_mode if dedup_mode in DEDUP_MODES else "guid")
     unique: dict[str, Entry] = {}
@@ -112,21 +112,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     )
 
 
-@dataclass(frozen=True)
-class _Document:
-    """What a parser read: entries in feedparser's shape, the feed's title and <ttl>, a problem."""
-    entries: list[Any]
-    title: str | None
-    ttl: Any
-    problem: Exception | None = None
-
-
-def _read_fast(data: bytes) -> _Document | None:
-    read = xmlread.read(data)
-    return None if read is None else _Document(read.entries, read.title, read.ttl)
-
-
-def _read_lenient(data: bytes, body: bytes, content_type: str | None) -> _Document:
+def _read_lenient(data: bytes, body: bytes, content_type: str | None) -> xmlread.FeedDocument:
     parsed = feedparser.parse(
         io.BytesIO(data),
         # no content-location: links are resolved against ``url`` here (_absolute_http); a base
@@ -137,7 +123,8 @@ def _read_lenient(data: bytes, body: bytes, content_type: str | None) -> _Docume
     )
     if not parsed.get("version") and not parsed.entries:
         raise NotAFeed(_not_a_feed_reason(body, content_type, parsed))
-    return _Document(parsed.entries, parsed.feed.get("title"), parsed.feed.get("ttl"), parsed.get("bozo_exception"))
+    return xmlread.FeedDocument(parsed.entries, parsed.feed.get("title"), parsed.feed.get("ttl"),
+                                parsed.get("bozo_exception"))
 
 
 def strip_dangerous_doctype(data: bytes) -> tuple[bytes, str | None]:

@@ -13,6 +13,7 @@ is tested on every document of the feedparser corpus this reader accepts.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -26,10 +27,18 @@ _CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _DCTERMS = "{http://purl.org/dc/terms/}"
 
-# lxml does not fetch, expand or load anything: no DTD, no entities (an undefined one is an
-# error, and feedparser gets the document), no network; a document is already size-capped.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          remove_comments=True, remove_pis=True)
+_PARSERS = threading.local()  # an lxml parser is not to be shared between threads (big bodies parse in one)
+
+
+def _parser() -> Any:
+    """This thread's parser. It fetches, expands and loads nothing: no DTD, no entities (an
+    undefined one is an error, and feedparser gets the document), no network; a document is
+    already size-capped."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                                   huge_tree=False, remove_comments=True, remove_pis=True)
+    return parser
 
 # RSS item children read here: the field each fills (dates as feedparser names them).
 _RSS_FIELDS = {
@@ -54,28 +63,32 @@ _FEEDPARSER_ONLY = (
 )
 # feedparser reads C1 control characters as the Windows-1252 characters they usually stand for
 _C1_CONTROLS = re.compile(rb"\xc2[\x80-\x9f]|&#(?:12[89]|1[345][0-9]);|&#[xX]0*[89][0-9a-fA-F];")
-looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for RSS text elements
+_looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for RSS text elements
 _ATOM_TYPES = {"text": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml",
                "text/plain": "text/plain", "text/html": "text/html"}
 
 
 @dataclass(frozen=True)
-class Read:
-    entries: list[dict[str, Any]]  # feedparser-shaped: title_detail, summary_detail, content, link, id, dates
+class FeedDocument:
+    """What a reader read (this one or feedparser): entries in feedparser's shape (title_detail,
+    summary_detail, content, link, id, dates), the feed's title and <ttl>, and what was wrong with
+    a document that still parsed."""
+    entries: list[Any]
     title: str | None
-    ttl: str | None
+    ttl: Any
+    problem: Exception | None = None
 
 
 class _Unsupported(Exception):
     """Something only feedparser reads the way frwatch expects."""
 
 
-def read(data: bytes) -> Read | None:
+def read(data: bytes) -> FeedDocument | None:
     """The document's entries and feed fields, or None when feedparser should read it."""
     if _C1_CONTROLS.search(data):
         return None
     try:
-        root = etree.fromstring(data, parser=_PARSER)
+        root = etree.fromstring(data, parser=_parser())
     except (etree.XMLSyntaxError, ValueError):
         return None
     try:
@@ -90,13 +103,14 @@ def read(data: bytes) -> Read | None:
     return None
 
 
-def _rss(root: Any) -> Read:
+def _rss(root: Any) -> FeedDocument:
     channels = root.findall("channel")
-    if len(channels) != 1 or sum(1 for _ in root.iter("item")) != len(channels[0].findall("item")):
+    items = channels[0].findall("item") if len(channels) == 1 else []
+    if len(channels) != 1 or sum(1 for _ in root.iter("item")) != len(items):
         raise _Unsupported("items outside the one channel")
     channel = channels[0]
     entries = []
-    for item in channel.findall("item"):
+    for item in items:
         fields = _fields(item, _RSS_FIELDS)
         entry: dict[str, Any] = {}
         for name in ("published", "updated", "created"):
@@ -104,7 +118,7 @@ def _rss(root: Any) -> Read:
                 entry[name] = _plain(fields[name])
         if "title" in fields:
             title = _plain(fields["title"])
-            entry["title_detail"] = {"type": "text/html" if looks_like_html(title) else "text/plain", "value": title}
+            entry["title_detail"] = {"type": "text/html" if _looks_like_html(title) else "text/plain", "value": title}
         if "summary" in fields:
             entry["summary_detail"] = {"type": "text/html", "value": _plain(fields["summary"])}
         if "content" in fields:
@@ -118,10 +132,10 @@ def _rss(root: Any) -> Read:
                 entry["link"] = entry["id"]  # feedparser's "guidislink"
         entries.append(entry)
     title = channel.find("title")
-    return Read(entries, _plain(title) if title is not None else None, channel.findtext("ttl"))
+    return FeedDocument(entries, _plain(title) if title is not None else None, channel.findtext("ttl"))
 
 
-def _atom(root: Any) -> Read:
+def _atom(root: Any) -> FeedDocument:
     entries = []
     for element in root.findall(ATOM + "entry"):
         fields = _fields(element, _ATOM_FIELDS, repeatable=(ATOM + "link",))
@@ -141,7 +155,7 @@ def _atom(root: Any) -> Read:
             entry["link"] = link
         entries.append(entry)
     title = root.find(ATOM + "title")
-    return Read(entries, _atom_text(title)["value"] if title is not None else None, None)
+    return FeedDocument(entries, _atom_text(title)["value"] if title is not None else None, None)
 
 
 def _fields(element: Any, names: dict[str, str], repeatable: tuple[str, ...] = ()) -> dict[str, Any]:
