@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,17 +50,10 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window:
     """The events some probe ``covers``, locked, in one query (a superset: each target key and
     regulator is searched over the span of all its probes), newest first and at most
     ``MAX_CANDIDATES`` per probe; ``candidates_in`` picks per probe."""
-    clauses = []
-    by_target = _spans((p.target_key, p.occurred_at) for p in probes)
-    if by_target:
-        clauses.append(and_(Event.target_key.in_(list(by_target)),
-                            Event.occurred_at >= min(lo for lo, _ in by_target.values()) - RELATED_LOOKBACK,
-                            Event.occurred_at <= max(hi for _, hi in by_target.values()) + window))
-    by_regulator = _spans((p.regulator, p.occurred_at) for p in probes)
-    if by_regulator:
-        clauses.append(and_(Event.regulator.in_(list(by_regulator)),
-                            Event.occurred_at >= min(lo for lo, _ in by_regulator.values()) - window,
-                            Event.occurred_at <= max(hi for _, hi in by_regulator.values()) + window))
+    clauses = [clause for clause in (
+        _searched(Event.target_key, [(p.target_key, p.occurred_at) for p in probes], RELATED_LOOKBACK, window),
+        _searched(Event.regulator, [(p.regulator, p.occurred_at) for p in probes], window, window),
+    ) if clause is not None]
     if not clauses:
         return []
     # one order for every transaction (newest first, then id), so two never lock in a cycle
@@ -69,13 +62,16 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window:
     return list(await session.scalars(query))
 
 
-def _spans(pairs: Iterable[tuple[str | None, datetime]]) -> dict[str, tuple[datetime, datetime]]:
-    spans: dict[str, tuple[datetime, datetime]] = {}
-    for name, when in pairs:
-        if name:
-            lo, hi = spans.get(name, (when, when))
-            spans[name] = (min(lo, when), max(hi, when))
-    return spans
+def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: timedelta,
+              after: timedelta) -> Any:
+    """``column`` is one of the given names, and the event falls from ``before`` the earliest of
+    their times to ``after`` the latest (None when no name is given)."""
+    named = [(name, when) for name, when in keys if name]
+    if not named:
+        return None
+    return and_(column.in_(sorted({name for name, _ in named})),
+                Event.occurred_at >= min(when for _, when in named) - before,
+                Event.occurred_at <= max(when for _, when in named) + after)
 
 
 def candidates_in(pool: Iterable[Event], probe: Probe, window: timedelta) -> list[Event]:
