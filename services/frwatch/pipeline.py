@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify import Classifier, ItemText, Verdict
 from frwatch.classify.group import GROUP_WINDOW, EventFacts, match_event, target_key
 from frwatch.ingest.parse import Entry
-from frwatch.models import Event, Item, Source
+from frwatch.models import Event, Item
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.notify.matching import DETECTED, UPDATED
 from frwatch.store import events as event_store
@@ -35,13 +35,27 @@ class ProcessResult:
     changes: list[EventChange] = field(default_factory=list)
 
 
-def item_text(entry: Entry, source: Source) -> ItemText:
+class FeedSource(Protocol):
+    """What the pipeline reads of an item's source (a ``Source`` row or a poll's ``Lease``)."""
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def jurisdiction(self) -> str | None: ...
+    @property
+    def regulator(self) -> str | None: ...
+
+
+def item_text(entry: Entry, source: FeedSource) -> ItemText:
     return ItemText(id=entry.key, title=entry.title, summary=entry.summary, link=entry.link,
                     published=entry.published, language=source.language, source_name=source.name,
                     source_jurisdiction=source.jurisdiction, source_regulator=source.regulator)
 
 
-async def process_entries(session: AsyncSession, source: Source, entries: Sequence[Entry],
+async def process_entries(session: AsyncSession, source: FeedSource, entries: Sequence[Entry],
                           classifier: Classifier, now: datetime) -> ProcessResult:
     """Store new entries, revise edited ones, group enforcement items, queue webhooks."""
     result = ProcessResult()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frwatch.models import Item, Source
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,9 +80,41 @@ async def test_expired_lease_is_claimed_again_and_old_holder_loses_it(sessions: 
                                       lease=timedelta(minutes=5), limit=10)
     assert [src.id for src in again] == ["x"]
     async with sessions() as s, s.begin():
-        assert await store.lock_for_result(s, "x", "dead") is None
-        assert await store.lock_for_result(s, "x", "other") is not None
+        assert await store.lock_held(s, ["x"], "dead") == set()
+        assert await store.lock_held(s, ["x"], "other") == {"x"}
         await store.release_all(s, "other")
     async with sessions() as s:
         source = await store.get(s, "x")
         assert source is not None and source.lease_owner is None
+
+
+async def test_record_polls_writes_held_rows_only_and_counts(sessions: async_sessionmaker[AsyncSession]) -> None:
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        await store.sync_from_config(s, [spec("ok"), spec("bad"), spec("moved"), spec("stolen")], now)
+        leases = await store.claim_due(s, now=now, worker="me", lease=timedelta(minutes=5), limit=10)
+    assert sorted(lease.id for lease in leases) == ["bad", "moved", "ok", "stolen"]
+    later = now + timedelta(minutes=10)
+    async with sessions() as s, s.begin():  # the lease of "stolen" expired and another worker took it
+        await s.execute(update(Source).where(Source.id == "stolen").values(lease_owner="thief"))
+    records = [
+        store.PollRecord("ok", {"etag": '"e1"', "last_status": 304, "next_poll_at": later}),
+        store.PollRecord("moved", {"etag": None, "last_status": 200, "url": "https://moved.example/new",
+                                   "next_poll_at": later}),
+        store.PollRecord("bad", {"last_status": 503, "last_error": "HTTP 503", "next_poll_at": later}, failed=True),
+        store.PollRecord("stolen", {"last_status": 200, "next_poll_at": later}),
+    ]
+    async with sessions() as s, s.begin():
+        assert await store.lock_held(s, [r.source_id for r in records], "me") == {"ok", "moved", "bad"}
+        await store.record_polls(s, records, "me")
+    async with sessions() as s, s.begin():  # a second failure counts on from the first
+        await s.execute(update(Source).where(Source.id == "bad").values(lease_owner="me"))
+        await store.record_polls(s, [store.PollRecord("bad", {"last_status": 500}, failed=True)], "me")
+    async with sessions() as s:
+        rows = {src.id: src for src in await store.list_all(s)}
+    assert (rows["ok"].etag, rows["ok"].last_status, rows["ok"].polls, rows["ok"].error_count) == ('"e1"', 304, 1, 0)
+    assert rows["ok"].lease_owner is None and rows["ok"].next_poll_at == later
+    assert rows["moved"].url == "https://moved.example/new" and rows["ok"].url == "https://ok.example/feed"
+    assert (rows["bad"].error_count, rows["bad"].polls, rows["bad"].last_status) == (2, 2, 500)
+    assert rows["bad"].last_error == "HTTP 503"   # not in the second record: left as it was
+    assert rows["stolen"].lease_owner == "thief" and rows["stolen"].polls == 0   # not ours: untouched

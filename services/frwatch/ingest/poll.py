@@ -20,10 +20,10 @@ from frwatch.errors import FrwatchError
 from frwatch.ingest.fetch import FetchResult, SourceGone
 from frwatch.ingest.parse import ParsedFeed, body_hash, parse_feed
 from frwatch.ingest.schedule import error_delay, next_poll_delay
-from frwatch.models import Source
 from frwatch.pipeline import ProcessResult, process_entries
 from frwatch.runtime import Runtime
 from frwatch.store import sources as source_store
+from frwatch.store.sources import Lease, PollRecord
 
 log = logging.getLogger("frwatch.poll")
 
@@ -46,12 +46,12 @@ class PollOutcome:
 class Settled:
     """A poll that needs no pipeline (304, unchanged body, or a failure): only bookkeeping is left,
     written together with others by ``write_settled``. Exactly one of ``result`` and ``error``."""
-    source: Source
+    source: Lease
     result: FetchResult | None = None
     error: Exception | None = None
 
 
-def interval_of(source: Source, rt: Runtime) -> timedelta:
+def interval_of(source: Lease, rt: Runtime) -> timedelta:
     if source.poll_interval_s:
         return timedelta(seconds=source.poll_interval_s)
     return rt.settings.poll_interval
@@ -158,7 +158,7 @@ class _Cycle:
             await asyncio.wait(self.running)
 
 
-async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
+async def poll_source(rt: Runtime, source: Lease) -> PollOutcome:
     """Fetch and store one leased source; never raises for the source's own failures."""
     polled = await _poll(rt, source)
     if isinstance(polled, Settled):
@@ -166,7 +166,7 @@ async def poll_source(rt: Runtime, source: Source) -> PollOutcome:
     return polled
 
 
-async def _poll(rt: Runtime, source: Source, on_queued: Callable[[], None] | None = None) -> PollOutcome | Settled:
+async def _poll(rt: Runtime, source: Lease, on_queued: Callable[[], None] | None = None) -> PollOutcome | Settled:
     """Fetch; a changed body is parsed and stored now, anything else is handed back settled."""
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
@@ -190,7 +190,7 @@ async def _poll(rt: Runtime, source: Source, on_queued: Callable[[], None] | Non
     return outcome
 
 
-async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
+async def _parse(result: FetchResult, source: Lease) -> ParsedFeed:
     assert result.body is not None
     if len(result.body) >= PARSE_IN_THREAD_BYTES:
         return await asyncio.to_thread(parse_feed, result.body, url=result.url,
@@ -198,64 +198,72 @@ async def _parse(result: FetchResult, source: Source) -> ParsedFeed:
     return parse_feed(result.body, url=result.url, content_type=result.content_type, dedup_mode=source.dedup_mode)
 
 
-async def _store_entries(rt: Runtime, leased: Source, result: FetchResult,
+async def _store_entries(rt: Runtime, source: Lease, result: FetchResult,
                          parsed: ParsedFeed) -> tuple[PollOutcome, int]:
     """A changed feed: its entries through the pipeline and its bookkeeping, in one transaction.
     Returns the outcome and the number of webhooks queued."""
     now = rt.clock()
     async with rt.sessions() as session, session.begin():
-        source = await source_store.lock_for_result(session, leased.id, rt.worker)
-        if source is None:
-            log.warning("lease lost before storing poll result", extra={"source_id": leased.id})
-            return PollOutcome(leased.id, "lease_lost", result.status), 0
+        if not await source_store.lock_held(session, [source.id], rt.worker):
+            log.warning("lease lost before storing poll result", extra={"source_id": source.id})
+            return PollOutcome(source.id, "lease_lost", result.status), 0
         processed = await process_entries(session, source, parsed.entries, rt.classifier, now)
-        source.body_hash = body_hash(result.body or b"")
-        source.dedup_mode = parsed.dedup_mode
-        _apply_success(rt, source, result, now, feed_ttl=parsed.ttl)
+        values = _success_values(rt, source, result, now, feed_ttl=parsed.ttl)
+        values.update(body_hash=body_hash(result.body or b""), dedup_mode=parsed.dedup_mode)
+        await source_store.record_polls(session, [PollRecord(source.id, values)], rt.worker)
     metrics.ITEMS_INGESTED.inc(processed.new)
     metrics.ENFORCEMENT_DETECTED.inc(processed.enforcement)
     for change in processed.changes:
         metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
-    return _success_outcome(leased.id, result, processed), processed.queued
+    return _success_outcome(source.id, result, processed), processed.queued
 
 
 async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutcome]:
     """Write the bookkeeping of many settled polls in one transaction (sources whose lease this
     worker lost are left alone), then count and log each."""
     now = rt.clock()
+    outcomes: list[PollOutcome] = []
+    records: list[PollRecord] = []
     async with rt.sessions() as session, session.begin():
-        held = await source_store.lock_many_for_result(session, [poll.source.id for poll in polls], rt.worker)
-        outcomes = [_apply_settled(rt, held.get(poll.source.id), poll, now) for poll in polls]
+        held = await source_store.lock_held(session, [poll.source.id for poll in polls], rt.worker)
+        for poll in polls:
+            outcome, record = _settle(rt, poll, poll.source.id in held, now)
+            outcomes.append(outcome)
+            if record is not None:
+                records.append(record)
+        await source_store.record_polls(session, records, rt.worker)
     for outcome in outcomes:
         metrics.POLLS.labels(outcome=outcome.outcome).inc()
     return outcomes
 
 
-def _apply_settled(rt: Runtime, source: Source | None, poll: Settled, now: datetime) -> PollOutcome:
+def _settle(rt: Runtime, poll: Settled, held: bool, now: datetime) -> tuple[PollOutcome, PollRecord | None]:
+    """A settled poll's outcome, and its bookkeeping (none when the lease was lost)."""
+    source = poll.source
     if poll.error is not None:
-        return _apply_failure(rt, source, poll.source.id, poll.error, now)
+        return _failure(rt, source, held, poll.error, now)
     assert poll.result is not None
-    if source is None:
-        log.warning("lease lost before storing poll result", extra={"source_id": poll.source.id})
-        return PollOutcome(poll.source.id, "lease_lost", poll.result.status)
-    _apply_success(rt, source, poll.result, now)
-    return _success_outcome(source.id, poll.result, ProcessResult())
+    if not held:
+        log.warning("lease lost before storing poll result", extra={"source_id": source.id})
+        return PollOutcome(source.id, "lease_lost", poll.result.status), None
+    record = PollRecord(source.id, _success_values(rt, source, poll.result, now))
+    return _success_outcome(source.id, poll.result, ProcessResult()), record
 
 
-def _apply_success(rt: Runtime, source: Source, result: FetchResult, now: datetime, *,
-                   feed_ttl: timedelta | None = None) -> None:
-    """A successful poll's bookkeeping on the locked row: validators, moved URL, next poll, lease."""
+def _success_values(rt: Runtime, source: Lease, result: FetchResult, now: datetime, *,
+                    feed_ttl: timedelta | None = None) -> dict[str, object]:
+    """A successful poll's bookkeeping: validators, moved URL, status, next poll."""
+    values: dict[str, object] = {}
     if result.permanent_url and result.permanent_url != source.url:
         log.info("source moved permanently", extra={"source_id": source.id, "url": result.permanent_url})
-        source.url = result.permanent_url
-    source.etag, source.last_modified = result.etag, result.last_modified
-    source.last_status, source.last_error, source.error_count = result.status, None, 0
-    source.last_polled_at = source.last_success_at = now
-    source.polls += 1
-    source.next_poll_at = now + next_poll_delay(
-        interval_of(source, rt), minimum=rt.settings.min_poll_interval, maximum=rt.settings.max_poll_interval,
-        feed_ttl=feed_ttl, max_age=result.max_age)
-    source.lease_owner = source.lease_until = None
+        values["url"] = result.permanent_url
+    values.update(
+        etag=result.etag, last_modified=result.last_modified, last_status=result.status, last_error=None,
+        last_polled_at=now, last_success_at=now,
+        next_poll_at=now + next_poll_delay(
+            interval_of(source, rt), minimum=rt.settings.min_poll_interval, maximum=rt.settings.max_poll_interval,
+            feed_ttl=feed_ttl, max_age=result.max_age))
+    return values
 
 
 def _success_outcome(source_id: str, result: FetchResult, processed: ProcessResult) -> PollOutcome:
@@ -266,27 +274,23 @@ def _success_outcome(source_id: str, result: FetchResult, processed: ProcessResu
     return PollOutcome(source_id, outcome, result.status, processed.new, processed.updated)
 
 
-def _apply_failure(rt: Runtime, source: Source | None, source_id: str, exc: Exception, now: datetime) -> PollOutcome:
-    """A failed poll's bookkeeping on the locked row (``None``: lease lost, nothing written):
-    error count and back-off, or disabled for good on 410."""
+def _failure(rt: Runtime, source: Lease, held: bool, exc: Exception,
+             now: datetime) -> tuple[PollOutcome, PollRecord | None]:
+    """A failed poll's outcome and bookkeeping (none when the lease was lost): error count and
+    back-off, or disabled for good on 410."""
     message = str(exc) or type(exc).__name__
     status = getattr(exc, "status", None)
-    if source is None:
-        return PollOutcome(source_id, "lease_lost", status, error=message)
-    source.last_polled_at = now
-    source.last_status, source.last_error = status, message[:2000]
-    source.error_count += 1
-    source.polls += 1
-    source.lease_owner = source.lease_until = None
+    if not held:
+        return PollOutcome(source.id, "lease_lost", status, error=message), None
+    values: dict[str, object] = {"last_polled_at": now, "last_status": status, "last_error": message[:2000]}
     if isinstance(exc, SourceGone):
-        source.enabled = False
-        source.disabled_reason = f"feed is gone (HTTP 410): {message}"
+        values.update(enabled=False, disabled_reason=f"feed is gone (HTTP 410): {message}")
         outcome = "gone"
     else:
         outcome = "error"
-        source.next_poll_at = now + error_delay(
-            source.error_count, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
+        values["next_poll_at"] = now + error_delay(
+            source.error_count + 1, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
             retry_after=getattr(exc, "retry_after", None))
-    log.warning("poll failed", extra={"source_id": source_id, "status": status, "error": message,
+    log.warning("poll failed", extra={"source_id": source.id, "status": status, "error": message,
                                       "outcome": outcome})
-    return PollOutcome(source_id, outcome, status, error=message)
+    return PollOutcome(source.id, outcome, status, error=message), PollRecord(source.id, values, failed=True)

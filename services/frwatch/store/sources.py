@@ -7,11 +7,11 @@ processes never hold the same source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source
@@ -118,38 +118,74 @@ def _claimable(now: datetime, due_by: datetime) -> Any:
                 or_(Source.lease_until.is_(None), Source.lease_until < now))
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A source leased to this worker for one poll: the columns fetching, parsing and storing it
+    read, as plain values (the poll writes back by id with ``record_polls``, never through the ORM)."""
+    id: str
+    name: str
+    url: str
+    regulator: str | None
+    jurisdiction: str | None
+    language: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    dedup_mode: str
+    poll_interval_s: int | None
+    error_count: int
+    next_poll_at: datetime
+
+
+_SOURCES = Source.__table__
+_LEASE_COLUMNS = [_SOURCES.c[f.name] for f in fields(Lease)]
+
+
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
-                    limit: int, due_by: datetime | None = None) -> list[Source]:
-    """Lease up to ``limit`` sources due by ``due_by`` (default now) to ``worker``.
-    Commit right after, before fetching."""
+                    limit: int, due_by: datetime | None = None) -> list[Lease]:
+    """Lease up to ``limit`` sources due by ``due_by`` (default now) to ``worker``, most overdue
+    first, in one statement. Commit right after, before fetching."""
     due_by = due_by or now
-    candidates = (select(Source.id).where(_claimable(now, due_by)).order_by(Source.next_poll_at)
-                  .limit(limit).with_for_update(skip_locked=True))
-    ids = list(await session.scalars(candidates))
-    if not ids:
-        return []
-    claimed = await session.scalars(
-        update(Source).where(Source.id.in_(ids), _claimable(now, due_by))
-        .values(lease_owner=worker, lease_until=now + lease).returning(Source.id))
-    claimed_ids = list(claimed)
-    return list(await session.scalars(select(Source).where(Source.id.in_(claimed_ids))
-                                      .order_by(Source.next_poll_at).execution_options(populate_existing=True)))
+    due = (select(_SOURCES.c.id).where(_claimable(now, due_by)).order_by(_SOURCES.c.next_poll_at)
+           .limit(limit).with_for_update(skip_locked=True))
+    rows = await session.execute(
+        update(_SOURCES).where(_SOURCES.c.id.in_(due.scalar_subquery()), _claimable(now, due_by))
+        .values(lease_owner=worker, lease_until=now + lease).returning(*_LEASE_COLUMNS))
+    return sorted((Lease(*row) for row in rows), key=lambda leased: (leased.next_poll_at, leased.id))
 
 
-async def lock_for_result(session: AsyncSession, source_id: str, worker: str) -> Source | None:
-    """The source, if this worker still holds its lease (it may have expired and moved on)."""
-    return await session.scalar(select(Source).where(Source.id == source_id, Source.lease_owner == worker)
-                                .with_for_update().execution_options(populate_existing=True))
-
-
-async def lock_many_for_result(session: AsyncSession, source_ids: Sequence[str], worker: str) -> dict[str, Source]:
-    """``lock_for_result`` for many sources in one query (locked in id order, so two writers never
-    deadlock): those whose lease this worker still holds, by id."""
+async def lock_held(session: AsyncSession, source_ids: Sequence[str], worker: str) -> set[str]:
+    """Lock the rows of ``source_ids`` whose lease ``worker`` still holds (in id order, so two
+    writers never deadlock) and return their ids: a lease may have expired and moved on."""
     if not source_ids:
-        return {}
-    rows = await session.scalars(select(Source).where(Source.id.in_(source_ids), Source.lease_owner == worker)
-                                 .order_by(Source.id).with_for_update().execution_options(populate_existing=True))
-    return {source.id: source for source in rows}
+        return set()
+    return set(await session.scalars(select(_SOURCES.c.id)
+                                     .where(_SOURCES.c.id.in_(source_ids), _SOURCES.c.lease_owner == worker)
+                                     .order_by(_SOURCES.c.id).with_for_update()))
+
+
+@dataclass
+class PollRecord:
+    """One poll's bookkeeping for ``record_polls``: the columns to set, and whether it failed
+    (``error_count`` counts up, else back to 0)."""
+    source_id: str
+    values: dict[str, Any]
+    failed: bool = False
+
+
+async def record_polls(session: AsyncSession, records: Sequence[PollRecord], worker: str) -> None:
+    """Write polls' bookkeeping and release their leases: one executemany per shape of record,
+    rows in id order. A row whose lease ``worker`` no longer holds is left alone."""
+    shapes: dict[tuple[bool, frozenset[str]], list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda record: record.source_id):
+        params = {"b_id": record.source_id, "b_worker": worker, **record.values}
+        shapes.setdefault((record.failed, frozenset(record.values)), []).append(params)
+    for (failed, _), params in shapes.items():
+        await session.execute(
+            update(_SOURCES).where(_SOURCES.c.id == bindparam("b_id"), _SOURCES.c.lease_owner == bindparam("b_worker"))
+            .values(polls=_SOURCES.c.polls + 1, lease_owner=None, lease_until=None,
+                    error_count=_SOURCES.c.error_count + 1 if failed else 0),
+            params)
 
 
 async def release_all(session: AsyncSession, worker: str) -> None:
