@@ -39,6 +39,7 @@ class Received:
     headers: dict[str, str]
     body: str
     at: float  # time.monotonic()
+    peer: tuple[str, int] | None = None  # the sender's address and port: one per TCP connection
 
     @property
     def json(self) -> Any:
@@ -79,8 +80,9 @@ class WebhookReceiver:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
         async with self._arrived:
+            peer = request.transport.get_extra_info("peername") if request.transport else None
             self.received.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()},
-                                          body, time.monotonic()))
+                                          body, time.monotonic(), tuple(peer[:2]) if peer else None))
             self._arrived.notify_all()
         behaviour = self.behaviours.get(request.path)
         return await behaviour(request) if behaviour else web.Response(text="ok")

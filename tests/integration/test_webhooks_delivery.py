@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
 from frwatch.metrics import REGISTRY
@@ -201,6 +202,28 @@ async def test_redirects_are_not_followed_and_answers_are_capped(runtime: Runtim
     attempts = {a.status_code: a for a in await rows(runtime, DeliveryAttempt)}
     assert attempts[302].error == "HTTP 302"
     assert len(attempts[500].response_excerpt or "") == 2048
+
+
+async def test_connections_are_kept_alive_unless_an_answer_is_left_unread(runtime: Runtime) -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        """200, then an answer that goes on until the test ends."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"y" * 4096)
+        await long.release.wait()
+        return response
+
+    async with WebhookReceiver() as short, WebhookReceiver() as long:  # two servers: two connection pools
+        long.behaviours["/hook"] = endless
+        await add_subscription(runtime, short.url())
+        await add_subscription(runtime, long.url())
+        for _ in range(3):  # one after the other: each round is sent and recorded before the next
+            await seed_event(runtime)
+            assert await deliver_due(runtime) == 2
+        small, big = short.received, long.received
+    assert len(small) == len(big) == 3
+    assert len({r.peer for r in small}) == 1   # a short answer is read to its end: the connection is reused
+    assert len({r.peer for r in big}) == 3     # an answer still coming after the excerpt is cut off with its connection
 
 
 async def test_a_hanging_endpoint_times_out(db_url: str) -> None:
