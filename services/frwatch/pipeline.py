@@ -66,18 +66,24 @@ async def process_entries(session: AsyncSession, source: FeedSource, entries: Se
     # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
     unknown_hashes = {entry.content_hash for entry in unique if entry.key not in known}
     same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
+    rekeyed: list[tuple[int, str]] = []
+    changed: list[tuple[Entry, int | None]] = []  # new (None) or edited (the stored item's id), in feed order
+    for entry in unique:
+        stored = known.get(entry.key)
+        if stored is None and entry.content_hash in same_text:
+            stored = same_text.pop(entry.content_hash)
+            rekeyed.append((stored.id, entry.key))
+        if stored is not None and stored.content_hash == entry.content_hash:
+            result.unchanged += 1
+        else:
+            changed.append((entry, stored.id if stored else None))
+    await item_store.rekey(session, rekeyed)
+    edited = await item_store.load(session, [item_id for _, item_id in changed if item_id is not None])
     touched: list[tuple[Item | NewItem, Verdict]] = []
     new_items: list[NewItem] = []
-    for entry in unique:
-        existing = known.get(entry.key)
-        if existing is None and entry.content_hash in same_text:
-            existing = same_text.pop(entry.content_hash)
-            existing.dedup_key = entry.key
-        if existing is not None and existing.content_hash == entry.content_hash:
-            result.unchanged += 1
-            continue
+    for entry, item_id in changed:
         verdict = classifier.classify(item_text(entry, source))
-        if existing is None:
+        if item_id is None:
             item: Item | NewItem = NewItem(
                 source_id=source.id, dedup_key=entry.key, guid=entry.guid, link=entry.link, title=entry.title,
                 summary=entry.summary, language=source.language, content_hash=entry.content_hash,
@@ -85,7 +91,7 @@ async def process_entries(session: AsyncSession, source: FeedSource, entries: Se
                 **item_store.verdict_values(verdict))
             new_items.append(item)
         else:
-            item = existing
+            item = edited[item_id]
             item_store.revise(session, item, title=entry.title, summary=entry.summary, link=entry.link,
                               content_hash=entry.content_hash, verdict=verdict, now=now)
             result.updated += 1
@@ -126,18 +132,25 @@ def _probe(item: Item | NewItem, verdict: Verdict) -> event_store.Probe:
 
 
 async def assign_event(session: AsyncSession, item: Item | NewItem, verdict: Verdict, probe: event_store.Probe,
-                       pool: list[Event], now: datetime) -> EventChange | None:
+                       pool: list[Event | event_store.Candidate], now: datetime) -> EventChange | None:
     """Put an enforcement item into its event: a new one (detected, added to ``pool`` for the
-    reports after it) or one of ``pool`` (updated)."""
+    reports after it) or one of ``pool`` (updated; a stored candidate is loaded whole and
+    replaces its entry in ``pool``)."""
     if item.event_id is not None:
         event = await event_store.get(session, item.event_id)
         return EventChange(event=event, kind=UPDATED) if event else None
     facts = EventFacts.from_verdict(verdict, probe.occurred_at)
     candidates = event_store.candidates_in(pool, probe, GROUP_WINDOW)
-    by_id: dict[str, Event] = {event.id: event for event in candidates}
+    by_id = {event.id: event for event in candidates}
     outcome, event_id = match_event(facts, [(event.id, event_store.facts_of(event)) for event in candidates])
     if outcome == "same" and event_id is not None:
-        event = by_id[event_id]
+        chosen = by_id[event_id]
+        if isinstance(chosen, Event):
+            event = chosen
+        else:  # stored, and locked by the pool's query
+            loaded = await event_store.get(session, event_id)
+            assert loaded is not None
+            pool[pool.index(chosen)] = event = loaded
         changed = event_store.attach(event, item, now)
         if "target" in changed:
             event.target_key = target_key(event.target)

@@ -86,6 +86,42 @@ async def test_one_document_groups_reports_and_links_a_later_action(
     assert sorted(change.kind for change in result.changes) == ["enforcement.detected"] * 2 + ["enforcement.updated"]
 
 
+async def test_a_later_poll_joins_the_stored_event_and_fills_its_facts(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The pool holds stored events as locked candidates; the one a report joins is loaded whole,
+    counted and completed, and a second report of the same poll finds it so."""
+    classifier = Classifier.load()
+    async with sessions() as session, session.begin():
+        source = source_store.new_source(SourceSpec(id="news", name="News", url="https://news.example/rss",
+                                                    kind="news", language="en"), origin="config", now=T0)
+        session.add(source)
+        await session.flush()
+        first = await process_entries(session, source, [
+            entry("a1", "ICO fines Clearview AI over facial recognition database",
+                  "The UK Information Commissioner's Office fined Clearview AI and ordered it to delete images "
+                  "of UK residents.", T0)], classifier, T0)
+    assert [change.kind for change in first.changes] == ["enforcement.detected"]
+    async with sessions() as session, session.begin():
+        source = await source_store.get(session, "news")
+        assert source is not None
+        later = await process_entries(session, source, [
+            entry("b1", "UK watchdog fines facial recognition firm Clearview AI £7.5m",
+                  "Britain's data protection regulator, the ICO, fined Clearview AI £7,552,800 over scraped faces.",
+                  T0 + timedelta(hours=5)),
+            entry("c1", "Clearview AI fined £7.5m by UK ICO for facial recognition",
+                  "The ICO's penalty orders Clearview AI to delete the faces of UK residents.",
+                  T0 + timedelta(hours=6))], classifier, T0 + timedelta(hours=6))
+    assert [change.kind for change in later.changes] == ["enforcement.updated"] * 2
+    async with sessions() as session:
+        [event_row] = list(await session.scalars(select(Event)))
+        items = list(await session.scalars(select(Item)))
+    assert {item.event_id for item in items} == {event_row.id}
+    assert event_row.item_count == 3
+    by_key = {item.dedup_key: item for item in items}
+    assert by_key["a1"].amount is None and by_key["b1"].amount is not None
+    assert (event_row.amount, event_row.currency) == (by_key["b1"].amount, "GBP")  # filled by the later report
+
+
 async def test_the_pool_is_bounded_per_report(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():
         session.add_all(event(f"ico_{n:02}", target_key=None, regulator="ICO", occurred_at=T0 - timedelta(hours=n))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -17,7 +17,26 @@ from frwatch.store.items import NewItem
 FACT_FIELDS = ("regulator", "jurisdiction", "target", "action_type", "amount", "currency")
 
 
-def facts_of(event: Event) -> EventFacts:
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored event as grouping compares reports with it: locked by ``candidate_pool``, loaded
+    whole (``get``) only when a report joins it."""
+    id: str
+    target_key: str | None
+    regulator: str | None
+    jurisdiction: str | None
+    target: str | None
+    action_type: str | None
+    amount: float | None
+    currency: str | None
+    occurred_at: datetime
+
+
+_EVENTS = Event.__table__
+_CANDIDATE_COLUMNS = [_EVENTS.c[f.name] for f in fields(Candidate)]
+
+
+def facts_of(event: Event | Candidate) -> EventFacts:
     return EventFacts(regulator=event.regulator, jurisdiction=event.jurisdiction, target=event.target,
                       action_type=event.action_type, amount=event.amount, currency=event.currency,
                       occurred_at=event.occurred_at)
@@ -35,7 +54,7 @@ class Probe:
     occurred_at: datetime
 
 
-def covers(probe: Probe, event: Event, window: timedelta) -> bool:
+def covers(probe: Probe, event: Event | Candidate, window: timedelta) -> bool:
     """Might ``event`` be the same action as ``probe``'s report (same target or regulator within
     ``window``) or an earlier action against the same target (within ``RELATED_LOOKBACK``)?"""
     when = event.occurred_at
@@ -46,7 +65,8 @@ def covers(probe: Probe, event: Event, window: timedelta) -> bool:
                 and probe.occurred_at - window <= when <= probe.occurred_at + window)
 
 
-async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window: timedelta) -> list[Event]:
+async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
+                         window: timedelta) -> list[Event | Candidate]:
     """The events some probe ``covers``, locked, in one query (a superset: each target key and
     regulator is searched over the span of all its probes), newest first and at most
     ``MAX_CANDIDATES`` per probe; ``candidates_in`` picks per probe."""
@@ -57,9 +77,9 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe], window:
     if not clauses:
         return []
     # one order for every transaction (newest first, then id), so two never lock in a cycle
-    query = (select(Event).where(or_(*clauses)).order_by(Event.occurred_at.desc(), Event.id)
+    query = (select(*_CANDIDATE_COLUMNS).where(or_(*clauses)).order_by(Event.occurred_at.desc(), Event.id)
              .limit(MAX_CANDIDATES * len(probes)).with_for_update())
-    return list(await session.scalars(query))
+    return [Candidate(*row) for row in await session.execute(query)]
 
 
 def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: timedelta,
@@ -74,7 +94,7 @@ def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: 
                 Event.occurred_at <= max(when for _, when in named) + after)
 
 
-def candidates_in(pool: Iterable[Event], probe: Probe, window: timedelta) -> list[Event]:
+def candidates_in(pool: Iterable[Event | Candidate], probe: Probe, window: timedelta) -> list[Event | Candidate]:
     """The events of ``pool`` that ``probe`` covers, newest first, at most ``MAX_CANDIDATES``."""
     found = sorted((event for event in pool if covers(probe, event, window)),
                    key=lambda event: event.occurred_at, reverse=True)

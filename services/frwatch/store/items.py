@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify import Verdict
@@ -16,24 +16,49 @@ VERDICT_FIELDS = ("is_enforcement", "score", "action_type", "regulator", "jurisd
                   "amount", "currency", "amount_eur", "reasons")
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A stored item as de-duplication sees it (plain values: most entries of a feed are known and
+    unchanged, and loading them as ORM rows would cost more than the rest of their poll)."""
+    id: int
+    dedup_key: str
+    content_hash: str
+
+
 async def find_known(session: AsyncSession, source_id: str, keys: Sequence[str],
-                     hashes: Sequence[str]) -> tuple[dict[str, Item], dict[str, Item]]:
+                     hashes: Sequence[str]) -> tuple[dict[str, Known], dict[str, Known]]:
     """A source's items stored under one of ``keys``, and (the oldest one) with one of the content
     ``hashes``, in one query: ({dedup key: item}, {content hash: item})."""
     if not keys and not hashes:
         return {}, {}
-    rows = await session.scalars(select(Item).where(Item.source_id == source_id,
-                                                    or_(Item.dedup_key.in_(keys), Item.content_hash.in_(hashes)))
+    rows = await session.execute(select(Item.id, Item.dedup_key, Item.content_hash)
+                                 .where(Item.source_id == source_id,
+                                        or_(Item.dedup_key.in_(keys), Item.content_hash.in_(hashes)))
                                  .order_by(Item.id))
-    by_key: dict[str, Item] = {}
-    by_content: dict[str, Item] = {}
+    by_key: dict[str, Known] = {}
+    by_content: dict[str, Known] = {}
     wanted_keys, wanted_hashes = set(keys), set(hashes)
-    for item in rows:
-        if item.dedup_key in wanted_keys:
-            by_key[item.dedup_key] = item
-        if item.content_hash in wanted_hashes:
-            by_content.setdefault(item.content_hash, item)
+    for row in rows:
+        known = Known(*row)
+        if known.dedup_key in wanted_keys:
+            by_key[known.dedup_key] = known
+        if known.content_hash in wanted_hashes:
+            by_content.setdefault(known.content_hash, known)
     return by_key, by_content
+
+
+async def load(session: AsyncSession, item_ids: Sequence[int]) -> dict[int, Item]:
+    """Items by id, as ORM rows (to be revised)."""
+    if not item_ids:
+        return {}
+    return {item.id: item for item in await session.scalars(select(Item).where(Item.id.in_(item_ids)))}
+
+
+async def rekey(session: AsyncSession, new_keys: Sequence[tuple[int, str]]) -> None:
+    """Store items (by id) under new dedup keys: the same text came back under another key."""
+    if new_keys:
+        await session.execute(update(Item.__table__).where(Item.__table__.c.id == bindparam("b_id")),
+                              [{"b_id": item_id, "dedup_key": key} for item_id, key in new_keys])
 
 
 def verdict_values(verdict: Verdict) -> dict[str, Any]:
