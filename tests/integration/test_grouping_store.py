@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from frwatch.classify import Classifier
 from frwatch.classify.group import GROUP_WINDOW
 from frwatch.ingest.parse import Entry
-from frwatch.models import Event, Item
+from frwatch.models import Event, Item, Source
 from frwatch.pipeline import process_entries
 from frwatch.sources_config import SourceSpec
 from frwatch.store import events as event_store
@@ -54,16 +54,21 @@ def entry(key: str, title: str, summary: str, published: datetime) -> Entry:
                  published=published, content_hash=hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest())
 
 
+async def add_news_source(session: AsyncSession) -> Source:
+    source = source_store.new_source(SourceSpec(id="news", name="News", url="https://news.example/rss",
+                                                kind="news", language="en"), origin="config", now=T0)
+    session.add(source)
+    await session.flush()
+    return source
+
+
 async def test_one_document_groups_reports_and_links_a_later_action(
         sessions: async_sessionmaker[AsyncSession]) -> None:
     """Reports in one document are grouped against the events made for the reports before them;
     a second action against the same party a year later is a new event related to the first."""
     classifier = Classifier.load()
     async with sessions() as session, session.begin():
-        source = source_store.new_source(SourceSpec(id="news", name="News", url="https://news.example/rss",
-                                                    kind="news", language="en"), origin="config", now=T0)
-        session.add(source)
-        await session.flush()
+        source = await add_news_source(session)
         result = await process_entries(session, source, [
             entry("a1", "ICO fines Clearview AI £7.5 million over facial recognition database",
                   "The UK Information Commissioner's Office fined Clearview AI Inc £7,552,800 and ordered it "
@@ -92,10 +97,7 @@ async def test_a_later_poll_joins_the_stored_event_and_fills_its_facts(
     counted and completed, and a second report of the same poll finds it so."""
     classifier = Classifier.load()
     async with sessions() as session, session.begin():
-        source = source_store.new_source(SourceSpec(id="news", name="News", url="https://news.example/rss",
-                                                    kind="news", language="en"), origin="config", now=T0)
-        session.add(source)
-        await session.flush()
+        source = await add_news_source(session)
         first = await process_entries(session, source, [
             entry("a1", "ICO fines Clearview AI over facial recognition database",
                   "The UK Information Commissioner's Office fined Clearview AI and ordered it to delete images "

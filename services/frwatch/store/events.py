@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -23,20 +23,24 @@ class Candidate:
     whole (``get``) only when a report joins it."""
     id: str
     target_key: str | None
-    regulator: str | None
-    jurisdiction: str | None
-    target: str | None
-    action_type: str | None
-    amount: float | None
-    currency: str | None
-    occurred_at: datetime
+    facts: EventFacts
+
+    @property
+    def regulator(self) -> str | None:
+        return self.facts.regulator
+
+    @property
+    def occurred_at(self) -> datetime:
+        assert self.facts.occurred_at is not None  # a stored event always has one
+        return self.facts.occurred_at
 
 
-_EVENTS = Event.__table__
-_CANDIDATE_COLUMNS = [_EVENTS.c[f.name] for f in fields(Candidate)]
+_CANDIDATE_COLUMNS = [Event.id, Event.target_key, *(getattr(Event, name) for name in FACT_FIELDS), Event.occurred_at]
 
 
 def facts_of(event: Event | Candidate) -> EventFacts:
+    if isinstance(event, Candidate):
+        return event.facts
     return EventFacts(regulator=event.regulator, jurisdiction=event.jurisdiction, target=event.target,
                       action_type=event.action_type, amount=event.amount, currency=event.currency,
                       occurred_at=event.occurred_at)
@@ -79,7 +83,7 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
     # one order for every transaction (newest first, then id), so two never lock in a cycle
     query = (select(*_CANDIDATE_COLUMNS).where(or_(*clauses)).order_by(Event.occurred_at.desc(), Event.id)
              .limit(MAX_CANDIDATES * len(probes)).with_for_update())
-    return [Candidate(*row) for row in await session.execute(query)]
+    return [Candidate(row[0], row[1], EventFacts(*row[2:])) for row in await session.execute(query)]
 
 
 def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: timedelta,
