@@ -31,6 +31,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_UNJUDGED = object()
+_HOSTS_KEPT = 4096
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
@@ -81,6 +83,7 @@ class UrlGuard:
     def __init__(self, allowed_networks: Sequence[Network] = (), resolver: AbstractResolver | None = None):
         self._allowed = tuple(allowed_networks)
         self._resolver = resolver
+        self._host_refusals: dict[str, str | None] = {}
 
     def is_allowed_ip(self, ip: IPAddress | str) -> bool:
         """Public unicast, or inside an allowed network. Embedded IPv4 (mapped, 6to4, NAT64) is judged too."""
@@ -109,13 +112,25 @@ class UrlGuard:
             raise UrlRefused(f"refused URL {url!r}: scheme must be one of {', '.join(schemes)}")
         if not hostname:
             raise UrlRefused(f"refused URL {url!r}: no host")
+        refusal = self._host_refusals.get(hostname, _UNJUDGED)
+        if refusal is _UNJUDGED:  # every poll checks its URL: a host is judged once (a few thousand kept)
+            if len(self._host_refusals) >= _HOSTS_KEPT:
+                self._host_refusals.clear()
+            refusal = self._host_refusals[hostname] = self._judge_host(hostname)
+        if refusal is not None:
+            raise UrlRefused(f"refused URL {url!r}: {refusal}")
+
+    def _judge_host(self, hostname: str) -> str | None:
+        """Why a URL with this host is refused, if it is: an IP literal not allowed, or a
+        non-canonical spelling of an IPv4 address. Names are judged when they resolve."""
         address = parse_ip_host(hostname)
         if address is None:
-            return
+            return None
         if not self.is_allowed_ip(address):
-            raise UrlRefused(f"refused URL {url!r}: address {address} is not public and not in an allowed network")
+            return f"address {address} is not public and not in an allowed network"
         if address.version == 4 and hostname != str(address):
-            raise UrlRefused(f"refused URL {url!r}: {hostname!r} is a non-canonical spelling of {address}")
+            return f"{hostname!r} is a non-canonical spelling of {address}"
+        return None
 
     def check_addresses(self, host: str, addresses: Sequence[str]) -> None:
         """Refuse when ``host`` resolved to nothing or to any address that is not allowed."""

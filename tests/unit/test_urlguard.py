@@ -109,6 +109,17 @@ def test_allowed_networks_open_exactly_those_ranges() -> None:
         guard.check_url("http://[::1]/")  # IPv6 loopback is not in 127.0.0.0/8
 
 
+def test_a_host_judged_once_is_judged_the_same_for_every_url() -> None:
+    guard = UrlGuard(LOOPBACK)
+    for path in ("/a", "/b"):  # the second time from the guard's memory of the host
+        guard.check_url(f"http://127.0.0.1:9000{path}")
+        with pytest.raises(UrlRefused, match=f"'http://10.0.0.1{path}'.*10.0.0.1 is not public"):
+            guard.check_url(f"http://10.0.0.1{path}")
+        with pytest.raises(UrlRefused, match=f"'http://0x7f.1{path}'.*non-canonical"):
+            guard.check_url(f"http://0x7f.1{path}")
+    assert UrlGuard().check_url("https://10.0.0.1.example.org/") is None  # a name: judged when it resolves
+
+
 def test_is_allowed_ip() -> None:
     guard = UrlGuard()
     assert guard.is_allowed_ip("93.184.216.34")
