@@ -31,7 +31,6 @@ class ProcessResult:
     updated: int = 0
     unchanged: int = 0
     enforcement: int = 0
-    queued: int = 0  # webhooks owed (outbox rows written)
     changes: list[EventChange] = field(default_factory=list)
 
 
@@ -57,31 +56,44 @@ def item_text(entry: Entry, source: FeedSource) -> ItemText:
 
 async def process_entries(session: AsyncSession, source: FeedSource, entries: Sequence[Entry],
                           classifier: Classifier, now: datetime) -> ProcessResult:
-    """Store new entries, revise edited ones, group enforcement items, queue webhooks."""
-    result = ProcessResult()
-    unique = list({entry.key: entry for entry in entries}.values())
-    known, stored_text = await item_store.find_known(session, source.id, [entry.key for entry in unique],
-                                                     [entry.content_hash for entry in unique])
-    # An entry whose key is new but whose text is already stored is the same item under a new key
-    # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
-    unknown_hashes = {entry.content_hash for entry in unique if entry.key not in known}
-    same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
+    """``process_feeds`` for one feed."""
+    [result], _ = await process_feeds(session, [(source, entries)], classifier, now)
+    return result
+
+
+async def process_feeds(session: AsyncSession, feeds: Sequence[tuple[FeedSource, Sequence[Entry]]],
+                        classifier: Classifier, now: datetime) -> tuple[list[ProcessResult], int]:
+    """Store new entries, revise edited ones, group enforcement items and queue webhooks, for
+    several feeds (of different sources) in a few statements. Returns each feed's result and the
+    number of webhooks queued (outbox rows written)."""
+    results = [ProcessResult() for _ in feeds]
+    unique = [list({entry.key: entry for entry in entries}.values()) for _, entries in feeds]
+    stored = await item_store.find_known(session, {
+        source.id: ([entry.key for entry in entries], [entry.content_hash for entry in entries])
+        for (source, _), entries in zip(feeds, unique)})
     rekeyed: list[tuple[int, str]] = []
-    changed: list[tuple[Entry, int | None]] = []  # new (None) or edited (the stored item's id), in feed order
-    for entry in unique:
-        stored = known.get(entry.key)
-        if stored is None and entry.content_hash in same_text:
-            stored = same_text.pop(entry.content_hash)
-            rekeyed.append((stored.id, entry.key))
-        if stored is not None and stored.content_hash == entry.content_hash:
-            result.unchanged += 1
-        else:
-            changed.append((entry, stored.id if stored else None))
+    changed: list[tuple[int, Entry, int | None]] = []  # (feed, entry, the edited item's id or None when new)
+    for index, ((source, _), entries) in enumerate(zip(feeds, unique)):
+        known, stored_text = stored.get(source.id, ({}, {}))
+        # An entry whose key is new but whose text is already stored is the same item under a new key
+        # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
+        unknown_hashes = {entry.content_hash for entry in entries if entry.key not in known}
+        same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
+        for entry in entries:
+            item_row = known.get(entry.key)
+            if item_row is None and entry.content_hash in same_text:
+                item_row = same_text.pop(entry.content_hash)
+                rekeyed.append((item_row.id, entry.key))
+            if item_row is not None and item_row.content_hash == entry.content_hash:
+                results[index].unchanged += 1
+            else:
+                changed.append((index, entry, item_row.id if item_row else None))
     await item_store.rekey(session, rekeyed)
-    edited = await item_store.load(session, [item_id for _, item_id in changed if item_id is not None])
-    touched: list[tuple[Item | NewItem, Verdict]] = []
+    edited = await item_store.load(session, [item_id for _, _, item_id in changed if item_id is not None])
+    touched: list[tuple[int, Item | NewItem, Verdict]] = []
     new_items: list[NewItem] = []
-    for entry, item_id in changed:
+    for index, entry, item_id in changed:
+        source, result = feeds[index][0], results[index]
         verdict = classifier.classify(item_text(entry, source))
         if item_id is None:
             item: Item | NewItem = NewItem(
@@ -90,28 +102,29 @@ async def process_entries(session: AsyncSession, source: FeedSource, entries: Se
                 published_at=entry.published or now, first_seen_at=now, updated_at=now,
                 **item_store.verdict_values(verdict))
             new_items.append(item)
+            result.new += 1
         else:
             item = edited[item_id]
             item_store.revise(session, item, title=entry.title, summary=entry.summary, link=entry.link,
                               content_hash=entry.content_hash, verdict=verdict, now=now)
             result.updated += 1
         if verdict.is_enforcement:
-            touched.append((item, verdict))
-    result.new, result.enforcement = len(new_items), len(touched)
+            touched.append((index, item, verdict))
+            result.enforcement += 1
     with session.no_autoflush:  # events are written below, then the new items pointing at them
         # two reports of one action polled at once must not both see "no event yet": lock what
         # the candidates are searched by (target and regulator), so unrelated actions group in parallel
-        await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, verdict in touched))
-        probes = [_probe(item, verdict) for item, verdict in touched]
+        await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, _, verdict in touched))
+        probes = [_probe(item, verdict) for _, item, verdict in touched]
         pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
-        for (item, verdict), probe in zip(touched, probes):
+        for (index, item, verdict), probe in zip(touched, probes):
             change = await assign_event(session, item, verdict, probe, pool, now)
             if change is not None:
-                result.changes.append(change)
+                results[index].changes.append(change)
     await session.flush()
     await item_store.insert_new(session, new_items)
-    result.queued = await enqueue_event_changes(session, result.changes, now)
-    return result
+    queued = await enqueue_event_changes(session, [change for result in results for change in result.changes], now)
+    return results, queued
 
 
 def grouping_names(verdicts: Iterable[Verdict]) -> set[str]:

@@ -1,10 +1,11 @@
 """One poll cycle: claim due sources, fetch, parse, hand entries to the pipeline, reschedule.
 
-Leases are claimed and committed before any HTTP. A source with a changed body is written in its
-own transaction (its entries go through the pipeline); the bookkeeping of every other outcome
-(304, an unchanged body, an error) is collected for a few milliseconds and written for many
-sources in one transaction. Either way a result is written only if this worker still holds the
-lease. A failing source is recorded and backed off; it never stops the others.
+Leases are claimed and committed before any HTTP. Finished polls are collected for a few
+milliseconds and written together: the bookkeeping of every poll that needs no pipeline (304, an
+unchanged body, an error) in one transaction, and the changed feeds, whose entries go through the
+pipeline, a few dozen per transaction. A result is written only if this worker still holds the
+lease. A failing source is recorded and backed off; it never stops the others (a batch that
+cannot be stored is stored again one feed at a time).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from frwatch.errors import FrwatchError
 from frwatch.ingest.fetch import FetchResult, SourceGone
 from frwatch.ingest.parse import ParsedFeed, body_hash, parse_feed
 from frwatch.ingest.schedule import error_delay, next_poll_delay
-from frwatch.pipeline import ProcessResult, process_entries
+from frwatch.pipeline import ProcessResult, process_feeds
 from frwatch.runtime import Runtime
 from frwatch.store import sources as source_store
 from frwatch.store.sources import Lease, PollRecord
@@ -28,8 +29,9 @@ from frwatch.store.sources import Lease, PollRecord
 log = logging.getLogger("frwatch.poll")
 
 PARSE_IN_THREAD_BYTES = 256 * 1024  # big bodies are parsed off the event loop
-BATCH_AFTER_S = 0.05  # settled polls wait at most this long to be written together (or free slots to be refilled) …
+BATCH_AFTER_S = 0.05  # finished polls wait at most this long to be written together (or free slots to be refilled) …
 FLUSH_SIZE = 200  # … or until this many are waiting
+STORE_BATCH = 32  # changed feeds stored in one transaction at most
 
 
 @dataclass
@@ -40,6 +42,14 @@ class PollOutcome:
     new: int = 0
     updated: int = 0
     error: str | None = None
+
+
+@dataclass
+class Parsed:
+    """A poll whose body changed: its entries wait to go through the pipeline with others' (``store_parsed``)."""
+    source: Lease
+    result: FetchResult
+    feed: ParsedFeed
 
 
 @dataclass
@@ -63,11 +73,11 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
     ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
     ``batch`` (default: four times the fetch concurrency) sources are leased at a time, so a claim
-    (three statements) is shared by many polls; the fetcher's limits decide how many are fetched
-    at once. A free slot is refilled within ``BATCH_AFTER_S`` (at once when half of the slots are
-    free), so a hanging feed holds only its own slot and never the sources claimed after it.
-    Settled polls free their slot at once; their bookkeeping is written every ``BATCH_AFTER_S``
-    or ``FLUSH_SIZE`` polls, in one transaction.
+    is shared by many polls; the fetcher's limits decide how many are fetched at once. A free
+    slot is refilled within ``BATCH_AFTER_S`` (at once when half of the slots are free), so a
+    hanging feed holds only its own slot and never the sources claimed after it. A finished poll
+    frees its slot at once; what it found is written every ``BATCH_AFTER_S`` or ``FLUSH_SIZE``
+    polls, together with the others'.
     """
     cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 4, stop, on_queued)
     try:
@@ -80,7 +90,7 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
 
 
 class _Cycle:
-    """The state of one ``poll_due``: polls running, settled polls waiting to be written."""
+    """The state of one ``poll_due``: polls running, finished polls waiting to be written."""
 
     def __init__(self, rt: Runtime, batch: int, stop: asyncio.Event | None,
                  on_queued: Callable[[], None] | None):
@@ -88,8 +98,8 @@ class _Cycle:
         self.loop = asyncio.get_running_loop()
         self.cycle_start = rt.clock()
         self.outcomes: list[PollOutcome] = []
-        self.running: set[asyncio.Task[PollOutcome | Settled]] = set()
-        self.settled: list[Settled] = []
+        self.running: set[asyncio.Task[Parsed | Settled]] = set()
+        self.finished: list[Parsed | Settled] = []
         self.flush_at = self.claim_at = 0.0
         self.failure: BaseException | None = None
         self.more = True
@@ -98,12 +108,12 @@ class _Cycle:
         while True:
             if self._should_claim():
                 await self._claim()
-            if not self.running and not self.settled:
+            if not self.running and not self.finished:
                 return
             if self.running:
                 self._collect(await self._wait())
-            if self.settled and (not self.running or len(self.settled) >= FLUSH_SIZE
-                                 or self.loop.time() >= self.flush_at):
+            if self.finished and (not self.running or len(self.finished) >= FLUSH_SIZE
+                                  or self.loop.time() >= self.flush_at):
                 await self._flush()
 
     def _should_claim(self) -> bool:
@@ -120,36 +130,37 @@ class _Cycle:
                                                    limit=self.batch - len(self.running))
         self.more = bool(claimed)
         self.claim_at = self.loop.time() + BATCH_AFTER_S
-        self.running.update(asyncio.create_task(_poll(rt, source, self.on_queued)) for source in claimed)
+        self.running.update(asyncio.create_task(_poll(rt, source)) for source in claimed)
 
-    async def _wait(self) -> set[asyncio.Task[PollOutcome | Settled]]:
+    async def _wait(self) -> set[asyncio.Task[Parsed | Settled]]:
         """Until a poll ends, or it is time to flush or to refill a free slot."""
-        deadlines = [self.flush_at] if self.settled else []
+        deadlines = [self.flush_at] if self.finished else []
         if self.more and len(self.running) < self.batch:
             deadlines.append(self.claim_at)
         timeout = max(0.0, min(deadlines) - self.loop.time()) if deadlines else None
         done, self.running = await asyncio.wait(self.running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         return done
 
-    def _collect(self, done: set[asyncio.Task[PollOutcome | Settled]]) -> None:
+    def _collect(self, done: set[asyncio.Task[Parsed | Settled]]) -> None:
         for task in done:
-            if task.exception() is not None:  # e.g. the database went away while storing
+            if task.exception() is not None:  # a bug outside the per-source guards
                 self.failure = self.failure or task.exception()
                 continue
-            polled = task.result()
-            if isinstance(polled, Settled):
-                if not self.settled:
-                    self.flush_at = self.loop.time() + BATCH_AFTER_S
-                self.settled.append(polled)
-            else:
-                self.outcomes.append(polled)
+            if not self.finished:
+                self.flush_at = self.loop.time() + BATCH_AFTER_S
+            self.finished.append(task.result())
 
     async def _flush(self) -> None:
+        finished, self.finished = self.finished, []
+        changed = [poll for poll in finished if isinstance(poll, Parsed)]
+        settled = [poll for poll in finished if isinstance(poll, Settled)]
         try:
-            self.outcomes += await write_settled(self.rt, self.settled)
-        except Exception as exc:  # the leases expire; the polls in flight still finish
+            for start in range(0, len(changed), STORE_BATCH):
+                self.outcomes += await store_parsed(self.rt, changed[start:start + STORE_BATCH], self.on_queued)
+            if settled:
+                self.outcomes += await write_settled(self.rt, settled)
+        except Exception as exc:  # the database went away: the leases expire; the polls in flight still finish
             self.failure = self.failure or exc
-        self.settled = []
 
     async def cancel(self) -> None:
         for task in self.running:
@@ -163,31 +174,22 @@ async def poll_source(rt: Runtime, source: Lease) -> PollOutcome:
     polled = await _poll(rt, source)
     if isinstance(polled, Settled):
         return (await write_settled(rt, [polled]))[0]
-    return polled
+    return (await store_parsed(rt, [polled]))[0]
 
 
-async def _poll(rt: Runtime, source: Lease, on_queued: Callable[[], None] | None = None) -> PollOutcome | Settled:
-    """Fetch; a changed body is parsed and stored now, anything else is handed back settled."""
+async def _poll(rt: Runtime, source: Lease) -> Parsed | Settled:
+    """Fetch, and parse a changed body; what is left to write is handed back."""
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
         metrics.FETCH_SECONDS.observe(result.elapsed_s)
         if result.not_modified or result.body is None or body_hash(result.body) == source.body_hash:
             return Settled(source, result=result)
-        parsed = await _parse(result, source)
+        return Parsed(source, result, await _parse(result, source))
     except FrwatchError as exc:
         return Settled(source, error=exc)
     except Exception as exc:  # a bug must not stop the other sources; it is logged with its trace
         log.exception("poll failed unexpectedly", extra={"source_id": source.id})
         return Settled(source, error=exc)
-    try:
-        outcome, queued = await _store_entries(rt, source, result, parsed)
-    except Exception as exc:  # rolled back; recorded (lease released, backed off) if the database lets us
-        log.exception("storing poll result failed", extra={"source_id": source.id})
-        return Settled(source, error=exc)
-    metrics.POLLS.labels(outcome=outcome.outcome).inc()
-    if queued and on_queued is not None:
-        on_queued()
-    return outcome
 
 
 async def _parse(result: FetchResult, source: Lease) -> ParsedFeed:
@@ -198,24 +200,55 @@ async def _parse(result: FetchResult, source: Lease) -> ParsedFeed:
     return parse_feed(result.body, url=result.url, content_type=result.content_type, dedup_mode=source.dedup_mode)
 
 
-async def _store_entries(rt: Runtime, source: Lease, result: FetchResult,
-                         parsed: ParsedFeed) -> tuple[PollOutcome, int]:
-    """A changed feed: its entries through the pipeline and its bookkeeping, in one transaction.
-    Returns the outcome and the number of webhooks queued."""
+async def store_parsed(rt: Runtime, polls: Sequence[Parsed],
+                       on_queued: Callable[[], None] | None = None) -> list[PollOutcome]:
+    """Changed feeds through the pipeline with their bookkeeping, in one transaction; when that
+    fails, each feed again in its own, and one that still fails is recorded as failed (and backed
+    off) so it never takes the others with it. ``on_queued`` is called after a commit that queued
+    webhooks. Raises only when even the failure cannot be recorded (the database is gone)."""
+    try:
+        outcomes, queued = await _store_together(rt, polls)
+    except Exception as exc:  # rolled back
+        if len(polls) > 1:
+            log.warning("storing %d changed feeds together failed; storing each alone: %s", len(polls), exc)
+            return [outcome for poll in polls for outcome in await store_parsed(rt, [poll], on_queued)]
+        log.exception("storing poll result failed", extra={"source_id": polls[0].source.id})
+        return await write_settled(rt, [Settled(polls[0].source, error=exc)])
+    if queued and on_queued is not None:
+        on_queued()
+    return outcomes
+
+
+async def _store_together(rt: Runtime, polls: Sequence[Parsed]) -> tuple[list[PollOutcome], int]:
+    """The transaction of ``store_parsed``: the outcomes, and the number of webhooks queued."""
     now = rt.clock()
     async with rt.sessions() as session, session.begin():
-        if not await source_store.lock_held(session, [source.id], rt.worker):
-            log.warning("lease lost before storing poll result", extra={"source_id": source.id})
-            return PollOutcome(source.id, "lease_lost", result.status), 0
-        processed = await process_entries(session, source, parsed.entries, rt.classifier, now)
-        values = _success_values(rt, source, result, now, feed_ttl=parsed.ttl)
-        values.update(body_hash=body_hash(result.body or b""), dedup_mode=parsed.dedup_mode)
-        await source_store.record_polls(session, [PollRecord(source.id, values)], rt.worker)
-    metrics.ITEMS_INGESTED.inc(processed.new)
-    metrics.ENFORCEMENT_DETECTED.inc(processed.enforcement)
-    for change in processed.changes:
-        metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
-    return _success_outcome(source.id, result, processed), processed.queued
+        held = await source_store.lock_held(session, [poll.source.id for poll in polls], rt.worker)
+        kept = [poll for poll in polls if poll.source.id in held]
+        results, queued = await process_feeds(session, [(poll.source, poll.feed.entries) for poll in kept],
+                                              rt.classifier, now)
+        records = []
+        for poll in kept:
+            values = _success_values(rt, poll.source, poll.result, now, feed_ttl=poll.feed.ttl)
+            values.update(body_hash=body_hash(poll.result.body or b""), dedup_mode=poll.feed.dedup_mode)
+            records.append(PollRecord(poll.source.id, values))
+        await source_store.record_polls(session, records, rt.worker)
+    processed = {poll.source.id: result for poll, result in zip(kept, results)}
+    outcomes = []
+    for poll in polls:
+        result = processed.get(poll.source.id)
+        if result is None:
+            log.warning("lease lost before storing poll result", extra={"source_id": poll.source.id})
+            outcome = PollOutcome(poll.source.id, "lease_lost", poll.result.status)
+        else:
+            metrics.ITEMS_INGESTED.inc(result.new)
+            metrics.ENFORCEMENT_DETECTED.inc(result.enforcement)
+            for change in result.changes:
+                metrics.EVENTS.labels(kind=change.kind.removeprefix("enforcement.")).inc()
+            outcome = _success_outcome(poll.source.id, poll.result, result)
+        metrics.POLLS.labels(outcome=outcome.outcome).inc()
+        outcomes.append(outcome)
+    return outcomes, queued
 
 
 async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutcome]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,26 +25,31 @@ class Known:
     content_hash: str
 
 
-async def find_known(session: AsyncSession, source_id: str, keys: Sequence[str],
-                     hashes: Sequence[str]) -> tuple[dict[str, Known], dict[str, Known]]:
-    """A source's items stored under one of ``keys``, and (the oldest one) with one of the content
-    ``hashes``, in one query: ({dedup key: item}, {content hash: item})."""
+async def find_known(session: AsyncSession, wanted: Mapping[str, tuple[Sequence[str], Sequence[str]]]
+                     ) -> dict[str, tuple[dict[str, Known], dict[str, Known]]]:
+    """For each source of ``wanted`` ({source id: (dedup keys, content hashes)}), its items stored
+    under one of its keys, and (the oldest one) with one of its hashes, in one query:
+    {source id: ({dedup key: item}, {content hash: item})}."""
+    keys = {key for source_keys, _ in wanted.values() for key in source_keys}
+    hashes = {text_hash for _, source_hashes in wanted.values() for text_hash in source_hashes}
     if not keys and not hashes:
-        return {}, {}
-    rows = await session.execute(select(Item.id, Item.dedup_key, Item.content_hash)
-                                 .where(Item.source_id == source_id,
-                                        or_(Item.dedup_key.in_(keys), Item.content_hash.in_(hashes)))
+        return {}
+    rows = await session.execute(select(Item.source_id, Item.id, Item.dedup_key, Item.content_hash)
+                                 .where(Item.source_id.in_(sorted(wanted)),
+                                        or_(Item.dedup_key.in_(sorted(keys)), Item.content_hash.in_(sorted(hashes))))
                                  .order_by(Item.id))
-    by_key: dict[str, Known] = {}
-    by_content: dict[str, Known] = {}
-    wanted_keys, wanted_hashes = set(keys), set(hashes)
-    for row in rows:
-        known = Known(*row)
-        if known.dedup_key in wanted_keys:
+    wanted_sets = {source_id: (set(source_keys), set(source_hashes))
+                   for source_id, (source_keys, source_hashes) in wanted.items()}
+    found: dict[str, tuple[dict[str, Known], dict[str, Known]]] = {}
+    for source_id, *values in rows:
+        known = Known(*values)
+        source_keys, source_hashes = wanted_sets[source_id]
+        by_key, by_content = found.setdefault(source_id, ({}, {}))
+        if known.dedup_key in source_keys:
             by_key[known.dedup_key] = known
-        if known.content_hash in wanted_hashes:
+        if known.content_hash in source_hashes:
             by_content.setdefault(known.content_hash, known)
-    return by_key, by_content
+    return found
 
 
 async def load(session: AsyncSession, item_ids: Sequence[int]) -> dict[int, Item]:
