@@ -102,6 +102,8 @@ QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, e
                delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
                e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
+REPEATS = 3  # runs of the short figures (304 cycle, its bare GET baseline); their median is reported
+
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "poll_304_sources_per_s": (">=", 1000),
     "ratio_poll_304_vs_bare_get": (">=", 0.5),
@@ -318,11 +320,14 @@ async def bench_poll(rt: Runtime, farm: FarmProcess, cfg: Config) -> dict[str, A
     out["ingest_new_items"] = new
     log(f"first cycle: {polled} sources, {new} new items in {elapsed:.2f}s")
 
-    await make_all_due(rt)
-    elapsed, outcomes, new, polled = await timed_poll(rt)
-    assert outcomes.get("not_modified") == cfg.feeds, outcomes
-    out["poll_304_sources_per_s"] = polled / elapsed
-    log(f"304 cycle: {polled} sources in {elapsed:.2f}s")
+    rates = []
+    for _ in range(REPEATS):  # a 304 cycle lasts a fraction of a second: the median of a few
+        await make_all_due(rt)
+        elapsed, outcomes, new, polled = await timed_poll(rt)
+        assert outcomes.get("not_modified") == cfg.feeds, outcomes
+        rates.append(polled / elapsed)
+    out["poll_304_sources_per_s"], out["poll_304_sources_per_s_runs"] = statistics.median(rates), rates
+    log(f"304 cycles: {polled} sources, {', '.join(f'{rate:.0f}' for rate in rates)} sources/s")
 
     farm.ctl("/_ctl/publish", {"feeds": None, "per_feed": cfg.new_per_feed})
     await make_all_due(rt)
@@ -552,7 +557,8 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     etags_by_feed = farm.etags()
     etags = [etags_by_feed[n] for n in range(cfg.feeds)]
     out: dict[str, Any] = {}
-    out["bare_get_304_per_s"], _ = await bare_get(urls, cfg.concurrency, etags)
+    rates = [(await bare_get(urls, cfg.concurrency, etags))[0] for _ in range(REPEATS)]  # as the 304 cycle
+    out["bare_get_304_per_s"], out["bare_get_304_per_s_runs"] = statistics.median(rates), rates
     out["bare_get_200_per_s"], _ = await bare_get(urls, cfg.concurrency)
     sample = urls[: cfg.naive_sample]
     out["naive_feedparser_304_sources_per_s"], _ = await asyncio.to_thread(naive_feedparser, sample, etags)
@@ -561,7 +567,7 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     opener = urllib.request.build_opener(NO_PROXY)
     bodies = [opener.open(url, timeout=30).read() for url in sample]
     out.update({f"parse_only_{k}": v for k, v in parse_only(bodies, urls[0]).items()})
-    log("baselines: " + ", ".join(f"{k}={v:.0f}" for k, v in out.items()))
+    log("baselines: " + ", ".join(f"{k}={v:.0f}" for k, v in out.items() if not isinstance(v, list)))
     return out
 
 
