@@ -11,12 +11,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from frwatch.api import export
 from frwatch.ingest.parse import Entry
 from frwatch.pipeline import process_entries
 from frwatch.sources_config import SourceSpec
+from frwatch.notify.matching import DETECTED
+from frwatch.notify.signing import generate_secret
+from frwatch.store import outbox as outbox_store
 from frwatch.store import sources as source_store
+from frwatch.store import subscriptions as subscription_store
 from tests.conftest import ADMIN_HEADERS
 from frwatch.models import Event
 from tests.integration.read_seed import Seeded, _item, add_event, bearer, integrator_token, seed
@@ -240,6 +245,35 @@ async def test_a_source_with_items_is_disabled_unless_purged(api: Any, data: See
     resp = await api.delete("/v1/sources/cnil-fr?purge=true", headers=ADMIN_HEADERS)
     assert (await resp.json())["outcome"] == "deleted"
     await problem(await api.delete("/v1/sources/cnil-fr", headers=ADMIN_HEADERS), 404)
+
+
+async def test_purging_a_source_recounts_its_events_and_deletes_those_left_without_reports(
+        api: Any, runtime: Any, data: Seeded) -> None:
+    """CNIL's event has one report (from cnil-fr), ICO's two (ico-uk, news-en). A message still owed
+    about a deleted event is dropped; one already delivered stays in the log without its event."""
+    now = runtime.clock()
+    async with runtime.sessions() as session, session.begin():
+        sub = await subscription_store.create(session, owner_id=None, secret=generate_secret(), now=now,
+                                              url="https://hooks.example/in", description="", enabled=True,
+                                              event_types=[], filters={})
+        owed = outbox_store.add(session, subscription_id=sub.id, event_id=data.cnil, event_type=DETECTED,
+                                payload="{}", now=now)
+        sent = outbox_store.add(session, subscription_id=sub.id, event_id=data.cnil, event_type=DETECTED,
+                                payload="{}", now=now)
+        sent.status = outbox_store.DELIVERED
+        await session.execute(update(Event).where(Event.id == data.ftc).values(related_event_id=data.cnil))
+    for source in ("cnil-fr", "ico-uk"):
+        resp = await api.delete(f"/v1/sources/{source}?purge=true", headers=ADMIN_HEADERS)
+        assert (await resp.json())["outcome"] == "deleted"
+    await problem(await api.get(f"/v1/events/{data.cnil}", headers=ADMIN_HEADERS), 404)
+    ico = await (await api.get(f"/v1/events/{data.ico}", headers=ADMIN_HEADERS)).json()
+    assert ico["item_count"] == 1 and [item["source"]["id"] for item in ico["items"]] == ["news-en"]
+    ftc = await (await api.get(f"/v1/events/{data.ftc}", headers=ADMIN_HEADERS)).json()
+    assert ftc["related_event_id"] is None
+    async with runtime.sessions() as session:
+        assert await outbox_store.get(session, owed.id) is None
+        kept = await outbox_store.get(session, sent.id)
+        assert kept is not None and kept.event_id is None and kept.status == outbox_store.DELIVERED
 
 
 async def test_a_new_url_is_polled_at_once(api: Any, runtime: Any, data: Seeded) -> None:

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.classify.group import EventFacts
 from frwatch.ids import new_id
 from frwatch.models import Event, Item
+from frwatch.store import outbox as outbox_store
 from frwatch.store.items import NewItem
 
 FACT_FIELDS = ("regulator", "jurisdiction", "target", "action_type", "amount", "currency")
@@ -136,6 +137,26 @@ def attach(event: Event, item: Item | NewItem, now: datetime) -> list[str]:
     event.item_count += 1
     event.updated_at = now
     return changed
+
+
+async def recount(session: AsyncSession, event_ids: Sequence[str]) -> list[str]:
+    """After some of their reports were deleted: store each event's count of the reports left, and
+    delete the events left with none (see ``outbox.forget_events``; a later action pointing at one
+    no longer does). Returns the ids of the deleted events."""
+    if not event_ids:
+        return []
+    left = dict((await session.execute(select(Item.event_id, func.count()).where(Item.event_id.in_(event_ids))
+                                       .group_by(Item.event_id))).all())
+    table = Event.__table__
+    if left:
+        await session.execute(update(table).where(table.c.id == bindparam("b_id")),
+                              [{"b_id": event_id, "item_count": count} for event_id, count in sorted(left.items())])
+    empty = sorted(set(event_ids) - set(left))
+    if empty:
+        await outbox_store.forget_events(session, empty)
+        await session.execute(update(Event).where(Event.related_event_id.in_(empty)).values(related_event_id=None))
+        await session.execute(delete(Event).where(Event.id.in_(empty)))
+    return empty
 
 
 async def items_of(session: AsyncSession, event_ids: list[str]) -> dict[str, list[Item]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Integer, and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
@@ -34,6 +34,14 @@ def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, ev
                  lease_owner=lease_owner, lease_until=lease_until)
     session.add(row)
     return row
+
+
+async def forget_events(session: AsyncSession, event_ids: Sequence[str]) -> None:
+    """Events are being deleted: drop the messages still owed about them; those already
+    delivered or failed stay in the delivery log, no longer pointing at an event."""
+    if event_ids:
+        await session.execute(delete(Outbox).where(Outbox.event_id.in_(event_ids), Outbox.status == PENDING))
+        await session.execute(update(Outbox).where(Outbox.event_id.in_(event_ids)).values(event_id=None))
 
 
 async def source_names(session: AsyncSession, source_ids: Sequence[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source
+from frwatch.store import events as event_store
 from frwatch.sources_config import SourceSpec
 
 SPEC_FIELDS = ("name", "url", "kind", "regulator", "jurisdiction", "language", "enabled")
@@ -99,10 +100,13 @@ async def item_count(session: AsyncSession, source_id: str) -> int:
 
 
 async def remove(session: AsyncSession, source: Source, *, purge: bool, now: datetime) -> str:
-    """Delete a source without items, or with ``purge`` its items too; otherwise disable it.
-    Returns 'deleted' or 'disabled'."""
+    """Delete a source without items, or with ``purge`` its items too (their events are recounted,
+    and deleted when no report is left); otherwise disable it. Returns 'deleted' or 'disabled'."""
     if purge or await item_count(session, source.id) == 0:
+        events = list(await session.scalars(select(Item.event_id).where(Item.source_id == source.id,
+                                                                        Item.event_id.is_not(None)).distinct()))
         await session.execute(delete(Item).where(Item.source_id == source.id))
+        await event_store.recount(session, events)
         await session.delete(source)
         await session.flush()
         return "deleted"
