@@ -48,6 +48,9 @@ class FeedSource(Protocol):
     def regulator(self) -> str | None: ...
 
 
+Feed = tuple[FeedSource, Sequence[Entry]]  # a source and the entries of one of its documents
+
+
 def item_text(entry: Entry, source: FeedSource) -> ItemText:
     return ItemText(id=entry.key, title=entry.title, summary=entry.summary, link=entry.link,
                     published=entry.published, language=source.language, source_name=source.name,
@@ -61,18 +64,32 @@ async def process_entries(session: AsyncSession, source: FeedSource, entries: Se
     return result
 
 
-async def process_feeds(session: AsyncSession, feeds: Sequence[tuple[FeedSource, Sequence[Entry]]],
-                        classifier: Classifier, now: datetime) -> tuple[list[ProcessResult], int]:
+async def process_feeds(session: AsyncSession, feeds: Sequence[Feed], classifier: Classifier,
+                        now: datetime) -> tuple[list[ProcessResult], int]:
     """Store new entries, revise edited ones, group enforcement items and queue webhooks, for
     several feeds (of different sources) in a few statements. Returns each feed's result and the
     number of webhooks queued (outbox rows written)."""
     results = [ProcessResult() for _ in feeds]
+    changed = await _changed_entries(session, feeds, results)
+    new_items, touched = await _classify_and_store(session, feeds, changed, classifier, results, now)
+    with session.no_autoflush:  # events are written below, then the new items pointing at them
+        await _group(session, touched, results, now)
+    await session.flush()
+    await item_store.insert_new(session, new_items)
+    queued = await enqueue_event_changes(session, [change for result in results for change in result.changes], now)
+    return results, queued
+
+
+async def _changed_entries(session: AsyncSession, feeds: Sequence[Feed],
+                           results: list[ProcessResult]) -> list[tuple[int, Entry, int | None]]:
+    """The entries that are new or edited, as (feed index, entry, the stored item's id or None
+    when new), in feed order; the unchanged ones are counted. One query for all feeds."""
     unique = [list({entry.key: entry for entry in entries}.values()) for _, entries in feeds]
     stored = await item_store.find_known(session, {
         source.id: ([entry.key for entry in entries], [entry.content_hash for entry in entries])
         for (source, _), entries in zip(feeds, unique)})
     rekeyed: list[tuple[int, str]] = []
-    changed: list[tuple[int, Entry, int | None]] = []  # (feed, entry, the edited item's id or None when new)
+    changed: list[tuple[int, Entry, int | None]] = []
     for index, ((source, _), entries) in enumerate(zip(feeds, unique)):
         known, stored_text = stored.get(source.id, ({}, {}))
         # An entry whose key is new but whose text is already stored is the same item under a new key
@@ -89,9 +106,18 @@ async def process_feeds(session: AsyncSession, feeds: Sequence[tuple[FeedSource,
             else:
                 changed.append((index, entry, item_row.id if item_row else None))
     await item_store.rekey(session, rekeyed)
+    return changed
+
+
+async def _classify_and_store(session: AsyncSession, feeds: Sequence[Feed],
+                              changed: Sequence[tuple[int, Entry, int | None]], classifier: Classifier,
+                              results: list[ProcessResult], now: datetime
+                              ) -> tuple[list[NewItem], list[tuple[int, Item | NewItem, Verdict]]]:
+    """Classify the changed entries; revise the edited items in place and return the new ones (to
+    be inserted after their events), with every enforcement item and its feed's index."""
     edited = await item_store.load(session, [item_id for _, _, item_id in changed if item_id is not None])
-    touched: list[tuple[int, Item | NewItem, Verdict]] = []
     new_items: list[NewItem] = []
+    touched: list[tuple[int, Item | NewItem, Verdict]] = []
     for index, entry, item_id in changed:
         source, result = feeds[index][0], results[index]
         verdict = classifier.classify(item_text(entry, source))
@@ -111,20 +137,23 @@ async def process_feeds(session: AsyncSession, feeds: Sequence[tuple[FeedSource,
         if verdict.is_enforcement:
             touched.append((index, item, verdict))
             result.enforcement += 1
-    with session.no_autoflush:  # events are written below, then the new items pointing at them
-        # two reports of one action polled at once must not both see "no event yet": lock what
-        # the candidates are searched by (target and regulator), so unrelated actions group in parallel
-        await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, _, verdict in touched))
-        probes = [_probe(item, verdict) for _, item, verdict in touched]
-        pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
-        for (index, item, verdict), probe in zip(touched, probes):
-            change = await assign_event(session, item, verdict, probe, pool, now)
-            if change is not None:
-                results[index].changes.append(change)
-    await session.flush()
-    await item_store.insert_new(session, new_items)
-    queued = await enqueue_event_changes(session, [change for result in results for change in result.changes], now)
-    return results, queued
+    return new_items, touched
+
+
+async def _group(session: AsyncSession, touched: Sequence[tuple[int, Item | NewItem, Verdict]],
+                 results: list[ProcessResult], now: datetime) -> None:
+    """Put each enforcement item into its event, noting the change in its feed's result.
+
+    Two reports of one action polled at once must not both see "no event yet": what the
+    candidates are searched by (target and regulator) is locked first, so unrelated actions
+    group in parallel, then the candidates of every report are read (and locked) in one query."""
+    await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, _, verdict in touched))
+    probes = [_probe(item, verdict) for _, item, verdict in touched]
+    pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
+    for (index, item, verdict), probe in zip(touched, probes):
+        change = await assign_event(session, item, verdict, probe, pool, now)
+        if change is not None:
+            results[index].changes.append(change)
 
 
 def grouping_names(verdicts: Iterable[Verdict]) -> set[str]:
