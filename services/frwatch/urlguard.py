@@ -16,6 +16,7 @@ Two layers, both needed:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _UNJUDGED = object()
+RESOLVE_TIMEOUT_S = 5.0  # a URL checked when it is submitted: the request waits for its host's addresses
 _HOSTS_KEPT = 4096
 
 
@@ -151,11 +153,12 @@ class UrlGuard:
         return aiohttp.TCPConnector(resolver=GuardedResolver(self, self._resolver or aiohttp.ThreadedResolver()),
                                     **kwargs)
 
-    async def check_resolved(self, url: str) -> list[str]:
+    async def check_resolved(self, url: str, *, unresolvable_ok: bool = False) -> list[str]:
         """Check ``url`` and every address its host resolves to now; returns those addresses.
 
         For validating a URL when it is submitted (e.g. a new subscription); connections are
-        still checked again by the connector.
+        still checked again by the connector. A name that cannot be resolved (within
+        ``RESOLVE_TIMEOUT_S``) is refused, or passes with no address when ``unresolvable_ok``.
         """
         self.check_url(url)
         hostname = urlsplit(url).hostname or ""
@@ -164,9 +167,13 @@ class UrlGuard:
             return [str(address)]
         resolver = self._resolver or aiohttp.ThreadedResolver()
         try:
-            infos = await resolver.resolve(hostname, 0, socket.AF_UNSPEC)
-        except OSError as exc:
-            raise UrlRefused(f"refused URL {url!r}: cannot resolve {hostname!r}: {exc}") from None
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                infos = await resolver.resolve(hostname, 0, socket.AF_UNSPEC)
+        except (OSError, TimeoutError) as exc:
+            if unresolvable_ok:
+                return []
+            reason = str(exc) or f"no answer within {RESOLVE_TIMEOUT_S:g}s"
+            raise UrlRefused(f"refused URL {url!r}: cannot resolve {hostname!r}: {reason}") from None
         addresses = list(dict.fromkeys(info["host"] for info in infos))
         self.check_addresses(hostname, addresses)
         return addresses

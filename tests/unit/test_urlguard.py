@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from typing import Any
 
 import aiohttp
 import pytest
 from frwatch.errors import UrlRefused
 from frwatch.ingest.fetch import Fetcher, FetchLimits
+from frwatch import urlguard
 from frwatch.urlguard import UrlGuard, parse_ip_host
 
 from tests.feedserver import FeedServer, StubResolver
@@ -149,6 +152,22 @@ async def test_check_resolved_refuses_names_resolving_to_private_addresses() -> 
     assert await guard.check_resolved("https://8.8.8.8/") == ["8.8.8.8"]
     with pytest.raises(UrlRefused):
         await guard.check_resolved("http://2130706433/")
+
+
+async def test_an_unresolvable_name_may_pass_but_a_private_one_never(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Hanging(StubResolver):
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
+            await asyncio.sleep(3600)
+
+    guard = UrlGuard(resolver=StubResolver({"internal.example": ["10.0.0.7"]}))
+    assert await guard.check_resolved("https://nowhere.example/feed", unresolvable_ok=True) == []
+    with pytest.raises(UrlRefused, match="10.0.0.7"):
+        await guard.check_resolved("https://internal.example/feed", unresolvable_ok=True)
+    monkeypatch.setattr(urlguard, "RESOLVE_TIMEOUT_S", 0.05)
+    hanging = UrlGuard(resolver=Hanging({}))
+    with pytest.raises(UrlRefused, match="no answer within 0.05s"):
+        await hanging.check_resolved("https://slow.example/hook")
+    assert await hanging.check_resolved("https://slow.example/feed", unresolvable_ok=True) == []
 
 
 class NoConnectConnector(aiohttp.TCPConnector):

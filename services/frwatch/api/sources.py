@@ -19,7 +19,8 @@ from frwatch.api.auth import require_admin
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.query import parse_bool, refuse_unknown, single
-from frwatch.api.validation import Field, boolean, invalid, one_of, read_json, string, validate
+from frwatch.api.validation import (Field, boolean, invalid, one_of, read_json, resolved_public_url, string,
+                                   validate)
 from frwatch.errors import UrlRefused
 from frwatch.models import Source
 from frwatch.notify.payload import iso
@@ -58,6 +59,13 @@ def _url_check(guard: UrlGuard) -> Any:
         return url
 
     return check
+
+
+async def _resolvable_url(guard: UrlGuard, url: str) -> None:
+    """A host that resolves to a refused address is refused now (422), like a subscription's; one
+    that does not resolve at the moment is accepted (a feed's DNS may be down for a while): every
+    poll checks the addresses it connects to anyway."""
+    await resolved_public_url(guard, url, unresolvable_ok=True)
 
 
 def source_fields(guard: UrlGuard) -> dict[str, Field]:
@@ -129,6 +137,7 @@ async def add_source(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     body = await read_json(request)
     spec = SourceSpec(**validate(body, source_fields(rt.guard)))
+    await _resolvable_url(rt.guard, spec.url)
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         if await source_store.get(session, spec.id) is not None:
@@ -145,6 +154,8 @@ async def patch_source(request: web.Request) -> web.Response:
     fields = source_fields(rt.guard)
     del fields["id"]
     changes = validate(await read_json(request), fields, partial=True)
+    if "url" in changes:
+        await _resolvable_url(rt.guard, changes["url"])
     async with rt.sessions() as session, session.begin():
         source = await _get_or_404(session, request.match_info["id"])
         spec = dataclasses.replace(source_store.spec_of(source), **changes)

@@ -162,11 +162,12 @@ def obj(fields: Mapping[str, Field]) -> Check:
     return check
 
 
-async def resolved_public_url(guard: UrlGuard, url: str, field: str = "url") -> str:
+async def resolved_public_url(guard: UrlGuard, url: str, field: str = "url", *, unresolvable_ok: bool = False) -> str:
     """Refuse (422 on ``field``) a URL that is not http(s) or whose host resolves to a non-public
-    address (unless allowed); the connection is checked again at every use."""
+    address (unless allowed), or cannot be resolved now (unless ``unresolvable_ok``); the
+    connection is checked again at every use."""
     try:
-        await guard.check_resolved(url)
+        await guard.check_resolved(url, unresolvable_ok=unresolvable_ok)
     except UrlRefused as exc:
         raise invalid(field, str(exc)) from None
     return url
