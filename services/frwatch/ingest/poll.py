@@ -210,7 +210,8 @@ async def store_parsed(rt: Runtime, polls: Sequence[Parsed],
         outcomes, queued = await _store_together(rt, polls)
     except Exception as exc:  # rolled back
         if len(polls) > 1:
-            log.warning("storing %d changed feeds together failed; storing each alone: %s", len(polls), exc)
+            log.warning("storing changed feeds together failed; storing each alone",
+                        extra={"feeds": len(polls), "error": str(exc) or type(exc).__name__})
             return [outcome for poll in polls for outcome in await store_parsed(rt, [poll], on_queued)]
         log.exception("storing poll result failed", extra={"source_id": polls[0].source.id})
         return await write_settled(rt, [Settled(polls[0].source, error=exc)])
