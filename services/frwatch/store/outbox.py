@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Integer, and_, bindparam, case, delete, func, insert, or_, select, union_all, update
+from sqlalchemy import Integer, String, and_, bindparam, case, delete, func, insert, or_, select, true, union_all, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
@@ -75,19 +76,25 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
                     per_endpoint: int) -> list[Claimed]:
     """Lease up to ``limit`` due rows of enabled subscriptions whose circuit is not open, at most
     the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
-    Commit right after. Both statements are built once (per number of endpoints) and reused."""
+    Commit right after. Both statements are built once (on SQLite, per power of two of endpoints)."""
     limit = min(limit, CLAIM_MAX)
     endpoints = [(Endpoint(*row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
         _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
     if not endpoints:
         return []
-    arms = 1 << (len(endpoints) - 1).bit_length()  # a few statement shapes, each prepared once
-    shares: dict[str, Any] = {f"share_{n}": 0 for n in range(arms)}
-    shares.update({f"endpoint_{n}": "" for n in range(arms)})
-    for n, (endpoint, slots) in enumerate(endpoints):
-        shares[f"share_{n}"], shares[f"endpoint_{n}"] = slots, endpoint.id
-    rows = await session.execute(_claim_statement(arms),
-                                 {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease, **shares})
+    params: dict[str, Any] = {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease}
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _claim_lateral()
+        params.update(endpoint_ids=[endpoint.id for endpoint, _ in endpoints],
+                      shares=[slots for _, slots in endpoints])
+    else:
+        arms = 1 << (len(endpoints) - 1).bit_length()  # a few statement shapes, each prepared once
+        statement = _claim_arms(arms)
+        params.update({f"share_{n}": 0 for n in range(arms)})
+        params.update({f"endpoint_{n}": "" for n in range(arms)})
+        for n, (endpoint, slots) in enumerate(endpoints):
+            params[f"share_{n}"], params[f"endpoint_{n}"] = slots, endpoint.id
+    rows = await session.execute(statement, params)
     by_id = {endpoint.id: endpoint for endpoint, _ in endpoints}
     claimed = sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
     return [Claimed(row.id, row.subscription_id, row.event_type, row.payload, row.attempts,
@@ -116,25 +123,49 @@ def _endpoints_with_room() -> Any:
 _ENDPOINTS_WITH_ROOM = _endpoints_with_room()
 
 
-@functools.cache
-def _claim_statement(endpoints: int) -> Any:
-    """Lease the ``limit`` oldest claimable rows, at most ``share_N`` of endpoint ``endpoint_N``
-    (N < ``endpoints``; a share of 0 takes nothing). Each endpoint's share is an index range read,
-    so a long backlog is never ranked. The chosen rows are locked skipping those another replica
-    is claiming; the UPDATE checks again that each is still claimable."""
+def _lease(wanted: Any) -> Any:
+    """Lease the rows whose ids ``wanted`` selects (the ``limit`` oldest claimable rows, at most
+    each endpoint's share): they are locked skipping those another replica is claiming, and the
+    UPDATE checks again that each is still claimable."""
     due = _OUTBOX.c
     limit = bindparam("limit", type_=Integer())
-    shares = [select(due.id, due.next_attempt_at)
-              .where(due.subscription_id == bindparam(f"endpoint_{n}"), _claimable())
-              .order_by(due.next_attempt_at, due.id).limit(bindparam(f"share_{n}", type_=Integer())).subquery()
-              for n in range(endpoints)]
-    oldest = union_all(*(select(share) for share in shares)).subquery()
-    wanted = select(oldest.c.id).order_by(oldest.c.next_attempt_at, oldest.c.id).limit(limit)
     # the LIMIT keeps SQLite from flattening this into a scan of every due row
     locked = select(due.id).where(due.id.in_(wanted)).limit(limit).with_for_update(skip_locked=True).subquery()
     return (update(_OUTBOX).where(due.id == locked.c.id, _claimable())
             .values(lease_owner=bindparam("worker"), lease_until=bindparam("lease_until"))
             .returning(due.id, due.subscription_id, due.event_type, due.payload, due.attempts, due.next_attempt_at))
+
+
+def _oldest(shares: Any) -> Any:
+    """The ids of the ``limit`` oldest rows of ``shares`` (id, next_attempt_at)."""
+    return select(shares.c.id).order_by(shares.c.next_attempt_at, shares.c.id).limit(bindparam("limit", type_=Integer()))
+
+
+@functools.cache
+def _claim_arms(endpoints: int) -> Any:
+    """SQLite: each endpoint's share (``share_N`` rows of ``endpoint_N``, N < ``endpoints``; a
+    share of 0 takes nothing) is one arm of a UNION ALL, each an index range read, so a long
+    backlog is never ranked."""
+    due = _OUTBOX.c
+    shares = [select(due.id, due.next_attempt_at)
+              .where(due.subscription_id == bindparam(f"endpoint_{n}"), _claimable())
+              .order_by(due.next_attempt_at, due.id).limit(bindparam(f"share_{n}", type_=Integer())).subquery()
+              for n in range(endpoints)]
+    return _lease(_oldest(union_all(*(select(share) for share in shares)).subquery()))
+
+
+@functools.cache
+def _claim_lateral() -> Any:
+    """PostgreSQL: the same shares as one LATERAL join over the arrays ``endpoint_ids`` and
+    ``shares``: one small plan whatever the number of endpoints (a UNION ALL of a hundred arms
+    took PostgreSQL about 20 ms to plan, on every claim)."""
+    due = _OUTBOX.c
+    wanted = func.unnest(bindparam("endpoint_ids", type_=ARRAY(String())),
+                         bindparam("shares", type_=ARRAY(Integer()))).table_valued("id", "share").render_derived()
+    share = (select(due.id, due.next_attempt_at).where(due.subscription_id == wanted.c.id, _claimable())
+             .order_by(due.next_attempt_at, due.id).limit(wanted.c.share).lateral())
+    return _lease(_oldest(select(share.c.id, share.c.next_attempt_at).select_from(wanted)
+                          .join(share, true()).subquery()))
 
 
 async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> dict[str, int]:
