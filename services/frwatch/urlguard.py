@@ -169,6 +169,8 @@ class UrlGuard:
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
                 infos = await resolver.resolve(hostname, 0, socket.AF_UNSPEC)
+        except UnicodeError as exc:  # a label IDNA refuses (e.g. over 63 characters): no name at all
+            raise UrlRefused(f"refused URL {url!r}: invalid host name {hostname!r}: {exc}") from None
         except (OSError, TimeoutError) as exc:
             if unresolvable_ok:
                 return []

@@ -13,6 +13,7 @@ from frwatch.ingest.poll import Parsed, store_parsed
 from frwatch.models import Item, Source
 from frwatch.runtime import Runtime
 from frwatch.sources_config import SourceSpec
+from frwatch.store import items as item_store
 from frwatch.store import sources as source_store
 from tests.feedbuild import FeedItem, rss
 from tests.feedserver import FeedServer
@@ -84,3 +85,21 @@ async def test_a_feed_that_cannot_be_stored_does_not_take_the_batch_with_it(runt
     assert counts == {"a": 2, "c": 2}
     assert sources["b"].error_count == 1 and sources["b"].lease_owner is None and sources["b"].last_error
     assert sources["b"].body_hash is None  # not stored: the next poll tries the body again
+
+
+async def test_known_items_are_found_past_the_bound_value_limit(runtime: Runtime) -> None:
+    """A batch may ask about more keys and hashes than PostgreSQL binds in one statement (32,767):
+    the lookup is split, and the oldest item of a text still wins across the parts."""
+    now = runtime.clock()
+    async with runtime.sessions() as session, session.begin():
+        await source_store.sync_from_config(session, [SourceSpec(id="big", name="big", url="https://big.example/feed",
+                                                                 kind="news")], now)
+        for key, text_hash in (("k5", "h5"), ("k19999", "h19999"), ("again", "h5")):  # "again": same text, newer
+            session.add(Item(source_id="big", dedup_key=key, title=key, summary="", content_hash=text_hash,
+                             published_at=now, first_seen_at=now, updated_at=now, reasons=[]))
+    keys, hashes = [f"k{n}" for n in range(20_000)], [f"h{n}" for n in range(20_000)]
+    async with runtime.sessions() as session:
+        found = await item_store.find_known(session, {"big": (keys, hashes)})
+    by_key, by_content = found["big"]
+    assert sorted(by_key) == ["k19999", "k5"]
+    assert sorted(by_content) == ["h19999", "h5"] and by_content["h5"].dedup_key == "k5"

@@ -163,6 +163,12 @@ async def test_an_unresolvable_name_may_pass_but_a_private_one_never(monkeypatch
     assert await guard.check_resolved("https://nowhere.example/feed", unresolvable_ok=True) == []
     with pytest.raises(UrlRefused, match="10.0.0.7"):
         await guard.check_resolved("https://internal.example/feed", unresolvable_ok=True)
+    class Idna(StubResolver):  # what getaddrinfo raises for a label over 63 characters
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
+            raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label too long)")
+
+    with pytest.raises(UrlRefused, match="invalid host name"):
+        await UrlGuard(resolver=Idna({})).check_resolved(f"https://{'a' * 64}.com/feed", unresolvable_ok=True)
     monkeypatch.setattr(urlguard, "RESOLVE_TIMEOUT_S", 0.05)
     hanging = UrlGuard(resolver=Hanging({}))
     with pytest.raises(UrlRefused, match="no answer within 0.05s"):

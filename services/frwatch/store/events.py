@@ -145,6 +145,9 @@ async def recount(session: AsyncSession, event_ids: Sequence[str]) -> list[str]:
     no longer does). Returns the ids of the deleted events."""
     if not event_ids:
         return []
+    # locked first, in candidate_pool's order: a poll attaching a report meanwhile is counted, never overwritten
+    await session.execute(select(Event.id).where(Event.id.in_(event_ids))
+                          .order_by(Event.occurred_at.desc(), Event.id).with_for_update())
     left = dict((await session.execute(select(Item.event_id, func.count()).where(Item.event_id.in_(event_ids))
                                        .group_by(Item.event_id))).all())
     table = Event.__table__

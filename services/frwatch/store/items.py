@@ -25,30 +25,34 @@ class Known:
     content_hash: str
 
 
+PARAMS_PER_QUERY = 10_000  # bound values per lookup: PostgreSQL takes at most 32,767 in one statement
+
+
 async def find_known(session: AsyncSession, wanted: Mapping[str, tuple[Sequence[str], Sequence[str]]]
                      ) -> dict[str, tuple[dict[str, Known], dict[str, Known]]]:
     """For each source of ``wanted`` ({source id: (dedup keys, content hashes)}), its items stored
-    under one of its keys, and (the oldest one) with one of its hashes, in one query:
-    {source id: ({dedup key: item}, {content hash: item})}."""
-    keys = {key for source_keys, _ in wanted.values() for key in source_keys}
-    hashes = {text_hash for _, source_hashes in wanted.values() for text_hash in source_hashes}
-    if not keys and not hashes:
-        return {}
-    rows = await session.execute(select(Item.source_id, Item.id, Item.dedup_key, Item.content_hash)
-                                 .where(Item.source_id.in_(sorted(wanted)),
-                                        or_(Item.dedup_key.in_(sorted(keys)), Item.content_hash.in_(sorted(hashes))))
-                                 .order_by(Item.id))
-    wanted_sets = {source_id: (set(source_keys), set(source_hashes))
-                   for source_id, (source_keys, source_hashes) in wanted.items()}
+    under one of its keys, and (the oldest one) with one of its hashes, in as few queries as the
+    bound-value limit allows (usually one): {source id: ({dedup key: item}, {content hash: item})}."""
+    wanted_sets = {source_id: (set(keys), set(hashes)) for source_id, (keys, hashes) in wanted.items()}
+    values = [(source_id, is_key, value) for source_id, (keys, hashes) in wanted.items()
+              for is_key, batch in ((True, keys), (False, hashes)) for value in batch]
     found: dict[str, tuple[dict[str, Known], dict[str, Known]]] = {}
-    for source_id, *values in rows:
-        known = Known(*values)
-        source_keys, source_hashes = wanted_sets[source_id]
-        by_key, by_content = found.setdefault(source_id, ({}, {}))
-        if known.dedup_key in source_keys:
-            by_key[known.dedup_key] = known
-        if known.content_hash in source_hashes:
-            by_content.setdefault(known.content_hash, known)
+    for start in range(0, len(values), PARAMS_PER_QUERY):
+        chunk = values[start:start + PARAMS_PER_QUERY]
+        keys = sorted({value for _, is_key, value in chunk if is_key})
+        hashes = sorted({value for _, is_key, value in chunk if not is_key})
+        rows = await session.execute(select(Item.source_id, Item.id, Item.dedup_key, Item.content_hash)
+                                     .where(Item.source_id.in_(sorted({source_id for source_id, _, _ in chunk})),
+                                            or_(Item.dedup_key.in_(keys), Item.content_hash.in_(hashes))))
+        for source_id, *columns in rows:
+            known = Known(*columns)
+            source_keys, source_hashes = wanted_sets[source_id]
+            by_key, by_content = found.setdefault(source_id, ({}, {}))
+            if known.dedup_key in source_keys:
+                by_key[known.dedup_key] = known
+            if known.content_hash in source_hashes and (
+                    known.content_hash not in by_content or known.id < by_content[known.content_hash].id):
+                by_content[known.content_hash] = known
     return found
 
 

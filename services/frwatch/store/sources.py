@@ -103,10 +103,8 @@ async def remove(session: AsyncSession, source: Source, *, purge: bool, now: dat
     """Delete a source without items, or with ``purge`` its items too (their events are recounted,
     and deleted when no report is left); otherwise disable it. Returns 'deleted' or 'disabled'."""
     if purge or await item_count(session, source.id) == 0:
-        events = list(await session.scalars(select(Item.event_id).where(Item.source_id == source.id,
-                                                                        Item.event_id.is_not(None)).distinct()))
-        await session.execute(delete(Item).where(Item.source_id == source.id))
-        await event_store.recount(session, events)
+        deleted = await session.scalars(delete(Item).where(Item.source_id == source.id).returning(Item.event_id))
+        await event_store.recount(session, sorted({event_id for event_id in deleted if event_id is not None}))
         await session.delete(source)
         await session.flush()
         return "deleted"
