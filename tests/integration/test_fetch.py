@@ -276,6 +276,17 @@ async def test_server_closing_without_answer(fetcher: Fetcher) -> None:
         await server.wait_closed()
 
 
+async def test_a_host_name_idna_refuses_is_a_refused_url_not_a_crash() -> None:
+    class Idna(StubResolver):  # what getaddrinfo raises for a label over 63 characters
+        async def resolve(self, host: str, port: int = 0, family: object = 0) -> list:  # type: ignore[override]
+            raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label empty or too long)")
+
+    guard = UrlGuard(GUARD_NETS, resolver=Idna({}))
+    async with make_session(LIMITS, guard) as session:
+        with pytest.raises(UrlRefused, match="invalid host name"):
+            await Fetcher(session, LIMITS, guard).fetch(f"http://{'a' * 64}.com/feed")
+
+
 async def test_refused_start_url(fetcher: Fetcher) -> None:
     with pytest.raises(UrlRefused):
         await fetcher.fetch("http://10.0.0.1/feed")
