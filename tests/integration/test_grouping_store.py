@@ -124,6 +124,25 @@ async def test_a_later_poll_joins_the_stored_event_and_fills_its_facts(
     assert (event_row.amount, event_row.currency) == (by_key["b1"].amount, "GBP")  # filled by the later report
 
 
+async def test_reports_of_other_dates_in_a_batch_do_not_crowd_out_a_reports_candidates(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A batch may hold a new report and an edited one from a year ago, both about ICO: the
+    newest ICO events (more than the pool's bound for two reports) must not push the old report's
+    own candidate out of the pool."""
+    old = T0 - timedelta(days=400)
+    async with sessions() as session, session.begin():
+        session.add_all(event(f"ico_{n:03}", target_key=None, regulator="ICO", occurred_at=T0 - timedelta(hours=n))
+                        for n in range(2 * event_store.MAX_CANDIDATES + 10))
+        session.add(event("ico_last_year", target_key=None, regulator="ICO", occurred_at=old - timedelta(days=1)))
+    probes = [event_store.Probe(target_key=None, regulator="ICO", occurred_at=T0),
+              event_store.Probe(target_key=None, regulator="ICO", occurred_at=old)]
+    async with sessions() as session, session.begin():
+        pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
+    assert [e.id for e in event_store.candidates_in(pool, probes[1], GROUP_WINDOW)] == ["ico_last_year"]
+    assert len(event_store.candidates_in(pool, probes[0], GROUP_WINDOW)) == event_store.MAX_CANDIDATES
+    assert len({e.id for e in pool}) == len(pool)  # each event once
+
+
 async def test_the_pool_is_bounded_per_report(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():
         session.add_all(event(f"ico_{n:02}", target_key=None, regulator="ICO", occurred_at=T0 - timedelta(hours=n))

@@ -72,9 +72,36 @@ def covers(probe: Probe, event: Event | Candidate, window: timedelta) -> bool:
 
 async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
                          window: timedelta) -> list[Event | Candidate]:
-    """The events some probe ``covers``, locked, in one query (a superset: each target key and
-    regulator is searched over the span of all its probes), newest first and at most
-    ``MAX_CANDIDATES`` per probe; ``candidates_in`` picks per probe."""
+    """The events some probe ``covers``, locked; ``candidates_in`` picks per probe.
+
+    One query for all probes: a superset (each target key and regulator is searched over the span
+    of all its probes), newest first, at most ``MAX_CANDIDATES`` per probe. When that bound cuts
+    the answer off and the probes' dates lie far apart (an edited report from last year beside
+    today's), the newest events could crowd an older report's own candidates out: then each run
+    of probes within ``window`` of each other is searched again on its own, newest run first."""
+    found = await _candidates(session, probes, window)
+    runs = _runs(probes, window)
+    if len(found) < MAX_CANDIDATES * len(probes) or len(runs) == 1:
+        return list(found)
+    pool: dict[str, Event | Candidate] = {candidate.id: candidate for candidate in found}
+    for run in reversed(runs):
+        for candidate in await _candidates(session, run, window):
+            pool.setdefault(candidate.id, candidate)
+    return list(pool.values())
+
+
+def _runs(probes: Sequence[Probe], window: timedelta) -> list[list[Probe]]:
+    """``probes`` by date, cut where one lies more than ``window`` after the first of its run."""
+    runs: list[list[Probe]] = []
+    for probe in sorted(probes, key=lambda probe: probe.occurred_at):
+        if runs and probe.occurred_at - runs[-1][0].occurred_at <= window:
+            runs[-1].append(probe)
+        else:
+            runs.append([probe])
+    return runs
+
+
+async def _candidates(session: AsyncSession, probes: Sequence[Probe], window: timedelta) -> list[Candidate]:
     clauses = [clause for clause in (
         _searched(Event.target_key, [(p.target_key, p.occurred_at) for p in probes], RELATED_LOOKBACK, window),
         _searched(Event.regulator, [(p.regulator, p.occurred_at) for p in probes], window, window),
