@@ -7,7 +7,6 @@ connection error) comes back as an ``AttemptResult`` to be recorded.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,10 +58,8 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
     headers = webhook_headers(message.secrets, message.id, int(now.timestamp()), message.body)
     headers.update({"Content-Type": "application/json", "User-Agent": user_agent})
     started = time.monotonic()
-    refusal = _refusal(guard, message.url)
-    if refusal is not None:
-        return AttemptResult(None, _elapsed(started), error=refusal)
     try:
+        guard.check_url(message.url)  # the guard keeps its verdict per host: cheap on every attempt
         async with http.post(message.url, data=message.body.encode(), headers=headers, allow_redirects=False,
                              timeout=aiohttp.ClientTimeout(total=timeout.total_seconds())) as response:
             excerpt = await response.content.read(EXCERPT_BYTES)
@@ -70,24 +67,13 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
             retry_after = (parse_retry_after(response.headers.get("Retry-After"), now)
                            if status in RETRY_AFTER_STATUSES else None)
             response.close()  # do not read the rest of a large answer
-    except UrlRefused as exc:  # by the connector: the host resolved to a refused address
+    except UrlRefused as exc:  # the URL, or (by the connector) the address its host resolved to
         return AttemptResult(None, _elapsed(started), error=str(exc))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return AttemptResult(None, _elapsed(started), error=_describe(exc))
     error = None if 200 <= status < 300 else f"HTTP {status}"
     return AttemptResult(status, _elapsed(started), error=error,
                          excerpt=excerpt.decode("utf-8", "replace"), retry_after=retry_after)
-
-
-@functools.lru_cache(maxsize=4096)
-def _refusal(guard: UrlGuard, url: str) -> str | None:
-    """Why ``guard`` refuses ``url``, if it does; kept, as an endpoint's URL is the same on every
-    attempt (the connector still checks every address it connects to)."""
-    try:
-        guard.check_url(url)
-    except UrlRefused as exc:
-        return str(exc)
-    return None
 
 
 def _elapsed(started: float) -> float:
