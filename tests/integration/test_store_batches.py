@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from frwatch.ingest.parse import parse_feed
+from frwatch.ingest.parse import body_hash, parse_feed
 from frwatch.ingest.poll import Parsed, store_parsed
 from frwatch.models import Item, Source
 from frwatch.runtime import Runtime
@@ -39,7 +39,7 @@ async def fetched(rt: Runtime, server: FeedServer) -> list[Parsed]:
     for lease in sorted(leases, key=lambda lease: lease.id):
         result = await rt.fetcher.fetch(lease.url)
         assert result.body is not None
-        polls.append(Parsed(lease, result, parse_feed(result.body, url=result.url)))
+        polls.append(Parsed(lease, result, parse_feed(result.body, url=result.url), body_hash(result.body)))
     return polls
 
 

@@ -50,6 +50,7 @@ class Parsed:
     source: Lease
     result: FetchResult
     feed: ParsedFeed
+    digest: str  # body_hash of the body, stored so an unchanged body is not parsed again
 
 
 @dataclass
@@ -182,9 +183,12 @@ async def _poll(rt: Runtime, source: Lease) -> Parsed | Settled:
     try:
         result = await rt.fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
         metrics.FETCH_SECONDS.observe(result.elapsed_s)
-        if result.not_modified or result.body is None or body_hash(result.body) == source.body_hash:
+        if result.not_modified or result.body is None:
             return Settled(source, result=result)
-        return Parsed(source, result, await _parse(result, source))
+        digest = body_hash(result.body)
+        if digest == source.body_hash:
+            return Settled(source, result=result)
+        return Parsed(source, result, await _parse(result, source), digest)
     except FrwatchError as exc:
         return Settled(source, error=exc)
     except Exception as exc:  # a bug must not stop the other sources; it is logged with its trace
@@ -231,7 +235,7 @@ async def _store_together(rt: Runtime, polls: Sequence[Parsed]) -> tuple[list[Po
         records = []
         for poll in kept:
             values = _success_values(rt, poll.source, poll.result, now, feed_ttl=poll.feed.ttl)
-            values.update(body_hash=body_hash(poll.result.body or b""), dedup_mode=poll.feed.dedup_mode)
+            values.update(body_hash=poll.digest, dedup_mode=poll.feed.dedup_mode)
             records.append(PollRecord(poll.source.id, values))
         await source_store.record_polls(session, records, rt.worker)
     processed = {poll.source.id: result for poll, result in zip(kept, results)}
