@@ -80,8 +80,7 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
     today's), the newest events could crowd an older report's own candidates out: then each run
     of probes within ``window`` of each other is searched again on its own, newest run first."""
     found = await _candidates(session, probes, window)
-    runs = _runs(probes, window)
-    if len(found) < MAX_CANDIDATES * len(probes) or len(runs) == 1:
+    if len(found) < MAX_CANDIDATES * len(probes) or len(runs := _runs(probes, window)) == 1:
         return list(found)
     pool: dict[str, Event | Candidate] = {candidate.id: candidate for candidate in found}
     for run in reversed(runs):

@@ -24,7 +24,7 @@ from frwatch.notify.breaker import THRESHOLD
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-CLAIM_MAX = 128  # rows (so endpoints) per claim: its statement has one SELECT per endpoint, SQLite allows 500
+CLAIM_MAX = 128  # rows (so endpoints) per claim: on SQLite its statement has one SELECT per endpoint, 500 at most
 
 
 def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, event_type: str, payload: str,
