@@ -25,6 +25,8 @@ from frwatch.ingest.fetch import (
     make_session,
     parse_max_age,
 )
+from frwatch.notify.deliver import Message, send
+from frwatch.notify.signing import generate_secret
 from frwatch.settings import Settings
 from frwatch.timeutil import parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
@@ -361,3 +363,18 @@ def test_header_parsers() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", utcnow()) == timedelta(0)  # in the past
     assert parse_max_age("max-age=60, s-maxage=300") == timedelta(seconds=300)
     assert parse_max_age("no-cache") is None and parse_max_age('max-age="90"') == timedelta(seconds=90)
+
+
+async def test_a_webhook_host_name_idna_refuses_is_a_failed_attempt_not_a_crash() -> None:
+    """``send`` (the webhook POST) shares the fetcher's resolver trouble: an old subscription whose
+    host IDNA refuses gets a recorded failure, not an exception out of the delivery worker."""
+    class Idna(StubResolver):
+        async def resolve(self, host: str, port: int = 0, family: object = 0) -> list:  # type: ignore[override]
+            raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label empty or too long)")
+
+    guard = UrlGuard(GUARD_NETS, resolver=Idna({}))
+    message = Message(id="msg_1", url=f"http://{'a' * 64}.com/hook", body="{}", secrets=[generate_secret()])
+    async with make_session(LIMITS, guard) as session:
+        result = await send(session, guard, message, now=utcnow(), timeout=timedelta(seconds=5), user_agent="t")
+    assert result.status_code is None and not result.ok
+    assert result.error is not None and "invalid host name" in result.error
