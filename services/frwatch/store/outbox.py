@@ -115,7 +115,7 @@ def _endpoints_with_room() -> Any:
     candidates = (select(*ENDPOINT_COLUMNS, slots.label("slots"), oldest.label("oldest"))
                   .where(endpoint.enabled.is_(True),
                          or_(endpoint.circuit_open_until.is_(None), endpoint.circuit_open_until <= _NOW))
-                  .subquery())
+                  .cte("candidates").prefix_with("MATERIALIZED"))  # each probe once per endpoint, not again per use
     return (select(candidates).where(candidates.c.slots > 0, candidates.c.oldest.is_not(None))
             .order_by(candidates.c.oldest).limit(bindparam("limit", type_=Integer())))
 
