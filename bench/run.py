@@ -29,6 +29,7 @@ import ipaddress
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -162,6 +163,51 @@ class FarmProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+
+def _proc_cpu_s(stat: str) -> float:
+    fields_after_name = stat.rpartition(")")[2].split()  # the name may hold spaces
+    return (int(fields_after_name[11]) + int(fields_after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds of every local process named postgres (backends, and the server's own workers)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if "(postgres)" in stat:
+                total += _proc_cpu_s(stat)
+    return total
+
+
+class CpuMeter:
+    """CPU time spent per operation by this process (all its threads), the farm and PostgreSQL:
+    what the 2 cores go to, so each figure's limit can be read off beside it. PostgreSQL is
+    counted only when it runs on this machine (its backends and background workers, whoever
+    they serve: run nothing else against it meanwhile)."""
+
+    def __init__(self, farm: FarmProcess):
+        self.farm_stat = Path(f"/proc/{farm.proc.pid}/stat")
+        self.spent = (0.0, 0.0, 0.0)
+
+    def read(self) -> tuple[float, float, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime, _proc_cpu_s(self.farm_stat.read_text()), _postgres_cpu_s()
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        """Add the CPU time of the block to what was spent so far."""
+        before = self.read()
+        yield
+        self.spent = tuple(s + b - a for s, a, b in zip(self.spent, before, self.read()))  # type: ignore[assignment]
+
+    def per_op(self, ops: int) -> dict[str, float]:
+        """µs of CPU per operation so far: this process, the farm, PostgreSQL, and all three."""
+        own, farm, postgres = (round(part / ops * 1e6, 1) for part in self.spent)
+        return {"own": own, "farm": farm, "postgres": postgres, "total": round(own + farm + postgres, 1)}
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -320,13 +366,15 @@ async def bench_poll(rt: Runtime, farm: FarmProcess, cfg: Config) -> dict[str, A
     out["ingest_new_items"] = new
     log(f"first cycle: {polled} sources, {new} new items in {elapsed:.2f}s")
 
-    rates = []
+    rates, meter = [], CpuMeter(farm)
     for _ in range(REPEATS):  # a 304 cycle lasts a fraction of a second: the median of a few
         await make_all_due(rt)
-        elapsed, outcomes, new, polled = await timed_poll(rt)
+        with meter.counting():
+            elapsed, outcomes, new, polled = await timed_poll(rt)
         assert outcomes.get("not_modified") == cfg.feeds, outcomes
         rates.append(polled / elapsed)
     out["poll_304_sources_per_s"], out["poll_304_sources_per_s_runs"] = statistics.median(rates), rates
+    out["cpu_us_per_poll_304"] = meter.per_op(REPEATS * cfg.feeds)
     log(f"304 cycles: {polled} sources, {', '.join(f'{rate:.0f}' for rate in rates)} sources/s")
 
     farm.ctl("/_ctl/publish", {"feeds": None, "per_feed": cfg.new_per_feed})
@@ -388,12 +436,13 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
     subs = await add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
     written = await seed_events(rt, cfg.delivery_events)
     farm.ctl("/_ctl/reset", {})
-    deliverer = Deliverer(rt)
+    deliverer, meter = Deliverer(rt), CpuMeter(farm)
     await deliverer.start()
     try:
-        started = time.perf_counter()
-        made = await deliverer.drain()
-        elapsed = time.perf_counter() - started
+        with meter.counting():
+            started = time.perf_counter()
+            made = await deliverer.drain()
+            elapsed = time.perf_counter() - started
     finally:
         await deliverer.close()
     arrivals = farm.ctl("/_ctl/arrivals")["arrivals"]
@@ -403,7 +452,8 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
     log(f"delivery: {delivered} webhooks to {cfg.endpoints} endpoints in {elapsed:.2f}s")
     body_sizes = [row[5] for row in arrivals]
     return {"delivery_webhooks_per_s": delivered / elapsed, "delivery_webhooks": delivered,
-            "delivery_body_bytes_mean": statistics.fmean(body_sizes)}, subs
+            "delivery_body_bytes_mean": statistics.fmean(body_sizes),
+            "cpu_us_per_webhook": meter.per_op(delivered)}, subs
 
 
 def verify_signature(secret: str, headers_id: str, timestamp: str, body: str, signature: str) -> bool:
@@ -557,8 +607,11 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     etags_by_feed = farm.etags()
     etags = [etags_by_feed[n] for n in range(cfg.feeds)]
     out: dict[str, Any] = {}
-    rates = [(await bare_get(urls, cfg.concurrency, etags))[0] for _ in range(REPEATS)]  # as the 304 cycle
+    meter = CpuMeter(farm)
+    with meter.counting():
+        rates = [(await bare_get(urls, cfg.concurrency, etags))[0] for _ in range(REPEATS)]  # as the 304 cycle
     out["bare_get_304_per_s"], out["bare_get_304_per_s_runs"] = statistics.median(rates), rates
+    out["cpu_us_per_bare_get_304"] = meter.per_op(REPEATS * len(urls))
     out["bare_get_200_per_s"], _ = await bare_get(urls, cfg.concurrency)
     sample = urls[: cfg.naive_sample]
     out["naive_feedparser_304_sources_per_s"], _ = await asyncio.to_thread(naive_feedparser, sample, etags)
@@ -567,20 +620,22 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     opener = urllib.request.build_opener(NO_PROXY)
     bodies = [opener.open(url, timeout=30).read() for url in sample]
     out.update({f"parse_only_{k}": v for k, v in parse_only(bodies, urls[0]).items()})
-    log("baselines: " + ", ".join(f"{k}={v:.0f}" for k, v in out.items() if not isinstance(v, list)))
+    log("baselines: " + ", ".join(f"{k}={v:.0f}" for k, v in out.items() if isinstance(v, (int, float))))
     return out
 
 
-async def bench_bare_post(farm: FarmProcess, cfg: Config, webhook_concurrency: int) -> float:
+async def bench_bare_post(farm: FarmProcess, cfg: Config, webhook_concurrency: int) -> dict[str, Any]:
     """The bare POST loop to the same K endpoints with a real webhook body of the run."""
     rows = farm.ctl("/_ctl/arrivals?bodies=1")["arrivals"]
     body = rows[0][5].encode() if rows else b"{}" * 600
     count = max(cfg.endpoints * cfg.delivery_events, 2000)
     urls = [farm.hook_url(n % cfg.endpoints) for n in range(count)]
-    rate = await bare_post(urls, body, webhook_concurrency)
+    meter = CpuMeter(farm)
+    with meter.counting():
+        rate = await bare_post(urls, body, webhook_concurrency)
     farm.ctl("/_ctl/reset", {})
     log(f"bare POST: {rate:.0f}/s")
-    return rate
+    return {"bare_post_per_s": rate, "cpu_us_per_bare_post": meter.per_op(len(urls))}
 
 
 def machine() -> dict[str, Any]:
@@ -683,13 +738,32 @@ def compute_ratios(results: dict[str, Any]) -> None:
 
 def print_table(results: dict[str, Any]) -> None:
     rows = summarise(results)
-    header = ("figure", "frwatch", "baseline", "baseline value", "ratio", "target")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     m = results["machine"]
     print(f"frwatch benchmarks — {results['date']} — {results['mode']} — {m['cpu']}, {m['cores']} cores, "
           f"{m['mem_gib']} GiB, load average {m['loadavg_at_start']:.1f} at start")
+    print_rows(("figure", "frwatch", "baseline", "baseline value", "ratio", "target"), rows)
+    cpu_rows = cpu_table(results)
+    if cpu_rows:
+        print("CPU per operation, µs: what the cores go to (this process with its threads, the farm, PostgreSQL)")
+        print_rows(("operation", "process", "farm", "postgres", "total"), cpu_rows)
+
+
+def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Rows of the CPU table: the bare loops, then frwatch's poll and delivery per backend."""
+    spec = [("bare GET (304)", results["baselines"].get("cpu_us_per_bare_get_304"))]
+    spec += [(f"[{tag}] poll 304 cycle, per source", results.get(backend, {}).get("cpu_us_per_poll_304"))
+             for backend, tag in (("sqlite", "SQLite"), ("postgres", "PG"))]
+    spec.append(("bare POST", results["baselines"].get("cpu_us_per_bare_post")))
+    spec += [(f"[{tag}] delivery, per webhook", results.get(backend, {}).get("cpu_us_per_webhook"))
+             for backend, tag in (("sqlite", "SQLite"), ("postgres", "PG"))]
+    return [(label, f"{cpu['own']:,.0f}", f"{cpu['farm']:,.0f}", f"{cpu['postgres']:,.0f}", f"{cpu['total']:,.0f}")
+            for label, cpu in spec if cpu]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -728,8 +802,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[backend] = asyncio.run(bench_backend(url, farm, cfg, only))
                 if "baselines" in only and "delivery" in only and "bare_post_per_s" not in results["baselines"]:
                     webhook_concurrency = bench_settings(url, cfg).webhook_concurrency
-                    results["baselines"]["bare_post_per_s"] = asyncio.run(
-                        bench_bare_post(farm, cfg, webhook_concurrency))
+                    results["baselines"].update(asyncio.run(bench_bare_post(farm, cfg, webhook_concurrency)))
                 if "rss" in only:
                     results[backend].update(run_rss_child(url, farm, cfg))
     finally:
