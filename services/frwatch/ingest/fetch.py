@@ -125,10 +125,13 @@ class Fetcher:
         self._guard = guard
         self._global = asyncio.Semaphore(limits.global_limit)
         self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self._headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": limits.user_agent}
+        self._hop_timeout = aiohttp.ClientTimeout(total=None, sock_connect=limits.connect_timeout)
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """Fetch ``url``; raises FetchError, BodyTooLarge, SourceGone or UrlRefused."""
-        if urlsplit(url).scheme.lower() == "file":
+        parts = urlsplit(url)
+        if parts.scheme.lower() == "file":
             return await self._fetch_file(url, last_modified)
         self._guard.check_url(url)
         async with self._global:
@@ -137,7 +140,7 @@ class Fetcher:
                 # the total timeout starts once a per-host slot is ours: time queued behind
                 # another (maybe hanging) feed of the same host is not this feed's fault
                 async with asyncio.timeout(None) as deadline:
-                    result = await self._follow(url, etag, last_modified, deadline)
+                    result = await self._follow(url, parts.hostname or "", etag, last_modified, deadline)
             except aiohttp.ConnectionTimeoutError:
                 raise FetchError(f"connect timed out after {self._limits.connect_timeout:g}s for {url}") from None
             except TimeoutError:
@@ -157,23 +160,24 @@ class Fetcher:
             result.elapsed_s = time.monotonic() - started
             return result
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None,
+    async def _follow(self, url: str, host: str, etag: str | None, last_modified: str | None,
                       deadline: asyncio.Timeout) -> FetchResult:
-        headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": self._limits.user_agent}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._limits.connect_timeout)
+        headers = self._headers  # shared: copied before adding the validators
+        if etag or last_modified:
+            headers = dict(headers)
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
         seen = {url}
         all_permanent = True
         current = url
         for _hop in range(self._limits.max_redirects + 1):
-            async with self._host_slot(urlsplit(current).hostname or ""):
+            async with self._host_slot(host):
                 if deadline.when() is None:
                     deadline.reschedule(asyncio.get_running_loop().time() + self._limits.total_timeout)
                 async with self._session.get(current, headers=headers, allow_redirects=False,
-                                             timeout=timeout) as resp:
+                                             timeout=self._hop_timeout) as resp:
                     if resp.status in REDIRECT_STATUSES:
                         location = resp.headers.get("Location")
                         if not location:
@@ -185,7 +189,7 @@ class Fetcher:
                         if target in seen:
                             raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
                         seen.add(target)
-                        current = target
+                        current, host = target, urlsplit(target).hostname or ""
                         continue
                     return await self._result(resp, current, url, all_permanent, etag, last_modified)
         raise FetchError(f"more than {self._limits.max_redirects} redirects fetching {url}")
