@@ -34,7 +34,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _UNJUDGED = object()
 RESOLVE_TIMEOUT_S = 5.0  # a URL checked when it is submitted: the request waits for its host's addresses
-_HOSTS_KEPT = 4096
+_URLS_KEPT = 16_384  # verdicts kept, by URL (every poll and webhook attempt checks its URL); then started afresh
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
@@ -85,7 +85,7 @@ class UrlGuard:
     def __init__(self, allowed_networks: Sequence[Network] = (), resolver: AbstractResolver | None = None):
         self._allowed = tuple(allowed_networks)
         self._resolver = resolver
-        self._host_refusals: dict[str, str | None] = {}
+        self._verdicts: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     def is_allowed_ip(self, ip: IPAddress | str) -> bool:
         """Public unicast, or inside an allowed network. Embedded IPv4 (mapped, 6to4, NAT64) is judged too."""
@@ -103,24 +103,30 @@ class UrlGuard:
             or address.is_loopback or address.is_link_local or address.is_unspecified
         )
 
-    def check_url(self, url: str, *, schemes: Sequence[str] = ("http", "https")) -> None:
-        """Refuse a bad scheme, a missing host, or an IP-literal host that is not allowed."""
+    def check_url(self, url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> None:
+        """Refuse a bad scheme, a missing host, or an IP-literal host that is not allowed. A URL is
+        judged once: its verdict is kept (the guard's networks do not change)."""
+        key = (url, schemes)
+        refusal = self._verdicts.get(key, _UNJUDGED)
+        if refusal is _UNJUDGED:
+            if len(self._verdicts) >= _URLS_KEPT:
+                self._verdicts.clear()
+            refusal = self._verdicts[key] = self._judge_url(url, schemes)
+        if refusal is not None:
+            raise UrlRefused(f"refused URL {url!r}: {refusal}")
+
+    def _judge_url(self, url: str, schemes: tuple[str, ...]) -> str | None:
+        """Why ``url`` is refused before any name is resolved, if it is."""
         try:
             parts = urlsplit(url)
             hostname = parts.hostname
         except ValueError as exc:
-            raise UrlRefused(f"refused URL {url!r}: {exc}") from None
+            return str(exc)
         if parts.scheme.lower() not in schemes:
-            raise UrlRefused(f"refused URL {url!r}: scheme must be one of {', '.join(schemes)}")
+            return f"scheme must be one of {', '.join(schemes)}"
         if not hostname:
-            raise UrlRefused(f"refused URL {url!r}: no host")
-        refusal = self._host_refusals.get(hostname, _UNJUDGED)
-        if refusal is _UNJUDGED:  # every poll checks its URL: a host is judged once (a few thousand kept)
-            if len(self._host_refusals) >= _HOSTS_KEPT:
-                self._host_refusals.clear()
-            refusal = self._host_refusals[hostname] = self._judge_host(hostname)
-        if refusal is not None:
-            raise UrlRefused(f"refused URL {url!r}: {refusal}")
+            return "no host"
+        return self._judge_host(hostname)
 
     def _judge_host(self, hostname: str) -> str | None:
         """Why a URL with this host is refused, if it is: an IP literal not allowed, or a

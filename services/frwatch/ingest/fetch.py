@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,7 +79,7 @@ class FetchResult:
     not_modified: bool
     body: bytes | None
     content_type: str | None
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    headers: Mapping[str, str] = field(default_factory=dict)  # the response's, case-insensitive
     etag: str | None = None  # on 304 without a new validator: the one sent, so the caller keeps it
     last_modified: str | None = None
     max_age: timedelta | None = None  # Cache-Control s-maxage / max-age
@@ -211,7 +211,7 @@ class Fetcher:
             not_modified=status == 304,
             body=body,
             content_type=resp.headers.get("Content-Type"),
-            headers={name.lower(): value for name, value in resp.headers.items()},
+            headers=resp.headers,
             etag=resp.headers.get("ETag") or (sent_etag if status == 304 else None),
             last_modified=resp.headers.get("Last-Modified") or (sent_last_modified if status == 304 else None),
             max_age=parse_max_age(resp.headers.get("Cache-Control")),

@@ -59,7 +59,7 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
     headers.update({"Content-Type": "application/json", "User-Agent": user_agent})
     started = time.monotonic()
     try:
-        guard.check_url(message.url)  # the guard keeps its verdict per host: cheap on every attempt
+        guard.check_url(message.url)  # the guard keeps its verdict per URL: cheap on every attempt
         async with http.post(message.url, data=message.body.encode(), headers=headers, allow_redirects=False,
                              timeout=aiohttp.ClientTimeout(total=timeout.total_seconds())) as response:
             excerpt = await response.content.read(EXCERPT_BYTES)
