@@ -149,7 +149,7 @@ async def _group(session: AsyncSession, touched: Sequence[tuple[int, Item | NewI
     group in parallel, then the candidates of every report are read (and locked) in one query."""
     await locks.xact_lock_names(session, locks.EVENT_GROUPING, grouping_names(verdict for _, _, verdict in touched))
     probes = [_probe(item, verdict) for _, item, verdict in touched]
-    pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
+    pool = event_store.EventPool(await event_store.candidate_pool(session, probes, GROUP_WINDOW))
     for (index, item, verdict), probe in zip(touched, probes):
         change = await assign_event(session, item, verdict, probe, pool, now)
         if change is not None:
@@ -174,7 +174,7 @@ def _probe(item: Item | NewItem, verdict: Verdict) -> event_store.Probe:
 
 
 async def assign_event(session: AsyncSession, item: Item | NewItem, verdict: Verdict, probe: event_store.Probe,
-                       pool: list[Event | event_store.Candidate], now: datetime) -> EventChange | None:
+                       pool: event_store.EventPool, now: datetime) -> EventChange | None:
     """Put an enforcement item into its event: a new one (detected, added to ``pool`` for the
     reports after it) or one of ``pool`` (updated; a stored candidate is loaded whole and
     replaces its entry in ``pool``)."""
@@ -182,7 +182,7 @@ async def assign_event(session: AsyncSession, item: Item | NewItem, verdict: Ver
         event = await event_store.get(session, item.event_id)
         return EventChange(event=event, kind=UPDATED) if event else None
     facts = EventFacts.from_verdict(verdict, probe.occurred_at)
-    candidates = event_store.candidates_in(pool, probe, GROUP_WINDOW)
+    candidates = pool.candidates(probe, GROUP_WINDOW)
     by_id = {event.id: event for event in candidates}
     outcome, event_id = match_event(facts, [(event.id, event_store.facts_of(event)) for event in candidates])
     if outcome == "same" and event_id is not None:
@@ -192,15 +192,16 @@ async def assign_event(session: AsyncSession, item: Item | NewItem, verdict: Ver
         else:  # stored, and locked by the pool's query
             loaded = await event_store.get(session, event_id)
             assert loaded is not None
-            pool[pool.index(chosen)] = event = loaded
+            event = loaded
         changed = event_store.attach(event, item, now)
         if "target" in changed:
             event.target_key = target_key(event.target)
+        pool.put(event)  # loaded whole, or its target or regulator filled in
         item.event_id = event.id
         return EventChange(event=event, kind=UPDATED)
     related = event_id if outcome == "related" else None
     event = event_store.create(session, item, target_key=probe.target_key, occurred_at=probe.occurred_at,
                                related_event_id=related, now=now)
-    pool.append(event)
+    pool.put(event)
     item.event_id = event.id  # the id is made here, not by the database
     return EventChange(event=event, kind=DETECTED)

@@ -42,9 +42,9 @@ async def test_candidates_are_picked_per_report_from_one_pool(sessions: async_se
         # a superset: one query per key kind over the span of all probes
         assert {"same_target", "same_regulator", "earlier_action", "regulator_too_far"} <= {e.id for e in pool}
         assert "unrelated" not in {e.id for e in pool} and "too_old" not in {e.id for e in pool}
-        first = event_store.candidates_in(pool, probes[0], GROUP_WINDOW)
+        first = event_store.EventPool(pool).candidates(probes[0], GROUP_WINDOW)
         assert [e.id for e in first] == ["same_regulator", "same_target", "earlier_action"]  # newest first
-        second = event_store.candidates_in(pool, probes[1], GROUP_WINDOW)
+        second = event_store.EventPool(pool).candidates(probes[1], GROUP_WINDOW)
         assert [e.id for e in second] == ["regulator_too_far"]
         assert await event_store.candidate_pool(session, [event_store.Probe(None, None, T0)], GROUP_WINDOW) == []
 
@@ -138,8 +138,8 @@ async def test_reports_of_other_dates_in_a_batch_do_not_crowd_out_a_reports_cand
               event_store.Probe(target_key=None, regulator="ICO", occurred_at=old)]
     async with sessions() as session, session.begin():
         pool = await event_store.candidate_pool(session, probes, GROUP_WINDOW)
-    assert [e.id for e in event_store.candidates_in(pool, probes[1], GROUP_WINDOW)] == ["ico_last_year"]
-    assert len(event_store.candidates_in(pool, probes[0], GROUP_WINDOW)) == event_store.MAX_CANDIDATES
+    assert [e.id for e in event_store.EventPool(pool).candidates(probes[1], GROUP_WINDOW)] == ["ico_last_year"]
+    assert len(event_store.EventPool(pool).candidates(probes[0], GROUP_WINDOW)) == event_store.MAX_CANDIDATES
     assert len({e.id for e in pool}) == len(pool)  # each event once
 
 

@@ -59,3 +59,26 @@ def test_batch_groups_across_languages() -> None:
     assert ids[2] not in (None, ids[0])
     assert ids[3] is None
     assert ids == group_batch([(i, clf.classify(i)) for i in items])  # deterministic
+
+
+def test_event_pool_finds_an_event_by_its_current_target_and_regulator() -> None:
+    """The pool indexes events by target key and regulator; an event put again (loaded whole, or
+    its target filled in by a report) is found under its new keys, and only once."""
+    from frwatch.models import Event
+    from frwatch.store.events import Candidate, EventPool, Probe
+
+    stored = Candidate("evt_a", None, facts(target=None, regulator="ICO"))
+    pool = EventPool([stored, Candidate("evt_b", "other", facts(target="Other", regulator="CNIL"))])
+    by_target, by_regulator = Probe("acme ai", None, DAY), Probe(None, "ICO", DAY)
+    assert pool.candidates(by_target, GROUP_WINDOW) == []
+    assert pool.candidates(by_regulator, GROUP_WINDOW) == [stored]
+
+    loaded = Event(id="evt_a", target_key="acme ai", regulator="ICO", occurred_at=DAY)  # a report named the target
+    pool.put(loaded)
+    assert pool.candidates(by_target, GROUP_WINDOW) == [loaded]
+    assert pool.candidates(Probe("acme ai", "ICO", DAY), GROUP_WINDOW) == [loaded]  # under both keys, once
+
+    loaded.regulator = "CNIL"
+    pool.put(loaded)
+    assert pool.candidates(by_regulator, GROUP_WINDOW) == []
+    assert sorted(e.id for e in pool.candidates(Probe(None, "CNIL", DAY), GROUP_WINDOW)) == ["evt_a", "evt_b"]

@@ -53,7 +53,7 @@ MAX_CANDIDATES = 50
 
 @dataclass(frozen=True)
 class Probe:
-    """What one report searches its candidate events by (see ``candidates_in``)."""
+    """What one report searches its candidate events by (see ``EventPool.candidates``)."""
     target_key: str | None
     regulator: str | None
     occurred_at: datetime
@@ -72,7 +72,7 @@ def covers(probe: Probe, event: Event | Candidate, window: timedelta) -> bool:
 
 async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
                          window: timedelta) -> list[Event | Candidate]:
-    """The events some probe ``covers``, locked; ``candidates_in`` picks per probe.
+    """The events some probe ``covers``, locked; ``EventPool.candidates`` picks per probe.
 
     One query for all probes: a superset (each target key and regulator is searched over the span
     of all its probes), newest first, at most ``MAX_CANDIDATES`` per probe. When that bound cuts
@@ -125,11 +125,38 @@ def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: 
                 Event.occurred_at <= max(when for _, when in named) + after)
 
 
-def candidates_in(pool: Iterable[Event | Candidate], probe: Probe, window: timedelta) -> list[Event | Candidate]:
-    """The events of ``pool`` that ``probe`` covers, newest first, at most ``MAX_CANDIDATES``."""
-    found = sorted((event for event in pool if covers(probe, event, window)),
-                   key=lambda event: event.occurred_at, reverse=True)
-    return found[:MAX_CANDIDATES]
+class EventPool:
+    """A batch's candidate events (stored ones from ``candidate_pool``, and those the batch
+    creates), indexed by what ``covers`` matches on, so a report is compared only with the events
+    of its target and its regulator, not with the whole pool."""
+
+    def __init__(self, events: Iterable[Event | Candidate] = ()):
+        self._by_key: dict[tuple[str, str], dict[str, Event | Candidate]] = {}
+        self._keys_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        for event in events:
+            self.put(event)
+
+    def put(self, event: Event | Candidate) -> None:
+        """Add ``event``, or put it in place of the entry with its id (the stored event loaded
+        whole, or its target or regulator just filled in by a report)."""
+        for key in self._keys_of.pop(event.id, ()):
+            del self._by_key[key][event.id]
+        self._keys_of[event.id] = keys = _pool_keys(event.target_key, event.regulator)
+        for key in keys:
+            self._by_key.setdefault(key, {})[event.id] = event
+
+    def candidates(self, probe: Probe, window: timedelta) -> list[Event | Candidate]:
+        """The events ``probe`` covers, newest first, at most ``MAX_CANDIDATES``."""
+        near: dict[str, Event | Candidate] = {}
+        for key in _pool_keys(probe.target_key, probe.regulator):
+            near.update(self._by_key.get(key, {}))
+        found = sorted((event for event in near.values() if covers(probe, event, window)),
+                       key=lambda event: event.occurred_at, reverse=True)
+        return found[:MAX_CANDIDATES]
+
+
+def _pool_keys(target_key: str | None, regulator: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple((kind, value) for kind, value in (("target", target_key), ("regulator", regulator)) if value)
 
 
 async def get(session: AsyncSession, event_id: str) -> Event | None:
