@@ -9,7 +9,7 @@ keep items with no face evidence, no action or no actor below the threshold.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,15 +104,26 @@ class Classifier:
         return cls(lexicons, Gazetteer.load(rules_dir.parent / "regulators.yaml"), money, rates)
 
     def _segment(self, name: str, text: str) -> Segment:
+        return self._named_bodies(self._sketch(name, text))
+
+    def _sketch(self, name: str, text: str) -> tuple[Segment, Words]:
+        """A segment with the organisations it names but not yet its regulators and places:
+        enough to rule out an item without face evidence, which most items are."""
         raw = display(text)
-        folded = fold_display(raw)
-        words = Words(raw, folded)
-        regulators, places, entities = self._gazetteer.scan(words)
-        return Segment(name, raw, folded, tuple(regulators), tuple(places), tuple(entities),
-                       words.words)
+        words = Words(raw, fold_display(raw))
+        segment = Segment(name, words.raw, words.folded, (), (), tuple(self._gazetteer.organisations(words)),
+                          words.words)
+        return segment, words
+
+    def _named_bodies(self, sketch: tuple[Segment, Words]) -> Segment:
+        """The sketched segment with the regulators and places it names."""
+        segment, words = sketch
+        regulators, places = self._gazetteer.bodies(words)
+        return replace(segment, regulators=tuple(regulators), places=tuple(places))
 
     def classify(self, item: ItemText) -> Verdict:
-        segments = (self._segment("title", item.title), self._segment("summary", item.summary or ""))
+        sketches = (self._sketch("title", item.title), self._sketch("summary", item.summary or ""))
+        segments = (sketches[0][0], sketches[1][0])
         lang = item.language if item.language in self._lexicons else detect_language(
             segments[0].folded + " " + segments[1].folded, self._lexicons)
         lex = self._lexicons[lang]
@@ -139,6 +150,7 @@ class Classifier:
         else:  # capped below the threshold whatever else is said: stop here
             reasons.append("no face evidence" + (f" (other biometric:'{other_bio[0][1]}')" if other_bio else ""))
             return Verdict(False, round(min(score, 0.3), 3), reasons=reasons)
+        segments = (self._named_bodies(sketches[0]), self._named_bodies(sketches[1]))
 
         action = self._action(lex, segments, possible)
         if action:

@@ -186,9 +186,13 @@ class Gazetteer:
     def load(cls, path: Path) -> Gazetteer:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
-    def scan(self, words: Words) -> tuple[list[Hit], list[Hit], list[Hit]]:
-        """Regulators, places and known organisations mentioned in a text."""
-        return self._regulators.find(words), self._places.find(words), self._entities.find(words)
+    def bodies(self, words: Words) -> tuple[list[Hit], list[Hit]]:
+        """Regulators and places mentioned in a text."""
+        return self._regulators.find(words), self._places.find(words)
+
+    def organisations(self, words: Words) -> list[Hit]:
+        """Known organisations (face-recognition vendors among them) mentioned in a text."""
+        return self._entities.find(words)
 
     def is_generic(self, hit: Hit) -> bool:
         """The hit is a generic noun ("data protection authority") rather than a name."""
