@@ -82,3 +82,19 @@ def test_event_pool_finds_an_event_by_its_current_target_and_regulator() -> None
     pool.put(loaded)
     assert pool.candidates(by_regulator, GROUP_WINDOW) == []
     assert sorted(e.id for e in pool.candidates(Probe(None, "CNIL", DAY), GROUP_WINDOW)) == ["evt_a", "evt_b"]
+
+
+def test_event_pool_keeps_the_pool_order_among_equally_dated_events() -> None:
+    """Equally dated candidates come in the order they entered the pool, however they were
+    indexed or put again: which one a report joins must not depend on the index."""
+    from frwatch.models import Event
+    from frwatch.store.events import Candidate, EventPool, Probe
+
+    first = Candidate("evt_a", "acme ai", facts(regulator="ICO"))
+    second = Candidate("evt_b", "beta", facts(target="Beta", regulator="ICO"))
+    pool = EventPool([first, second])
+    probe = Probe("beta", "ICO", DAY)  # finds evt_b under its target first, evt_a under the regulator
+    assert [e.id for e in pool.candidates(probe, GROUP_WINDOW)] == ["evt_a", "evt_b"]
+    pool.put(Event(id="evt_a", target_key="acme ai", regulator="ICO", occurred_at=DAY))  # a report joined it
+    pool.put(Event(id="evt_c", target_key=None, regulator="ICO", occurred_at=DAY))  # the batch made it
+    assert [e.id for e in pool.candidates(probe, GROUP_WINDOW)] == ["evt_a", "evt_b", "evt_c"]

@@ -260,51 +260,32 @@ async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutco
     """Write the bookkeeping of many settled polls in one transaction (sources whose lease this
     worker lost are left alone), then count and log each."""
     now = rt.clock()
-    records = [_record(rt, poll, now) for poll in polls]
+    outcomes: list[PollOutcome] = []
+    records: list[PollRecord] = []
     async with rt.sessions() as session, session.begin():
-        held = await source_store.record_polls(session, records, rt.worker)
-    outcomes = [_settled_outcome(poll, poll.source.id in held) for poll in polls]
+        held = await source_store.lock_held(session, [poll.source.id for poll in polls], rt.worker)
+        for poll in polls:
+            outcome, record = _settle(rt, poll, poll.source.id in held, now)
+            outcomes.append(outcome)
+            if record is not None:
+                records.append(record)
+        await source_store.record_polls(session, records, rt.worker)
     for outcome in outcomes:
         metrics.POLLS.labels(outcome=outcome.outcome).inc()
     return outcomes
 
 
-def _record(rt: Runtime, poll: Settled, now: datetime) -> PollRecord:
-    """A settled poll's bookkeeping: validators and next poll, or, for a failure, the error count
-    and back-off (disabled for good on 410)."""
+def _settle(rt: Runtime, poll: Settled, held: bool, now: datetime) -> tuple[PollOutcome, PollRecord | None]:
+    """A settled poll's outcome, and its bookkeeping (none when the lease was lost)."""
     source = poll.source
-    if poll.error is None:
-        assert poll.result is not None
-        return PollRecord(source.id, _success_values(rt, source, poll.result, now))
-    values: dict[str, object] = {"last_polled_at": now, "last_status": getattr(poll.error, "status", None),
-                                 "last_error": _message(poll.error)[:2000]}
-    if isinstance(poll.error, SourceGone):
-        values.update(enabled=False, disabled_reason=f"feed is gone (HTTP 410): {_message(poll.error)}")
-    else:
-        values["next_poll_at"] = now + error_delay(
-            source.error_count + 1, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
-            retry_after=getattr(poll.error, "retry_after", None))
-    return PollRecord(source.id, values, failed=True)
-
-
-def _settled_outcome(poll: Settled, held: bool) -> PollOutcome:
-    """What a settled poll came to, logged: its record was written only when the lease was ``held``."""
-    source_id, error = poll.source.id, poll.error
-    status = poll.result.status if poll.result is not None else getattr(error, "status", None)
+    if poll.error is not None:
+        return _failure(rt, source, held, poll.error, now)
+    assert poll.result is not None
     if not held:
-        log.warning("lease lost before storing poll result", extra={"source_id": source_id})
-        return PollOutcome(source_id, "lease_lost", status, error=None if error is None else _message(error))
-    if error is None:
-        assert poll.result is not None
-        return _success_outcome(source_id, poll.result, ProcessResult())
-    outcome = "gone" if isinstance(error, SourceGone) else "error"
-    log.warning("poll failed", extra={"source_id": source_id, "status": status, "error": _message(error),
-                                      "outcome": outcome})
-    return PollOutcome(source_id, outcome, status, error=_message(error))
-
-
-def _message(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
+        log.warning("lease lost before storing poll result", extra={"source_id": source.id})
+        return PollOutcome(source.id, "lease_lost", poll.result.status), None
+    record = PollRecord(source.id, _success_values(rt, source, poll.result, now))
+    return _success_outcome(source.id, poll.result, ProcessResult()), record
 
 
 def _success_values(rt: Runtime, source: Lease, result: FetchResult, now: datetime, *,
@@ -329,3 +310,25 @@ def _success_outcome(source_id: str, result: FetchResult, processed: ProcessResu
                               "new": processed.new, "updated": processed.updated,
                               "enforcement": processed.enforcement})
     return PollOutcome(source_id, outcome, result.status, processed.new, processed.updated)
+
+
+def _failure(rt: Runtime, source: Lease, held: bool, exc: Exception,
+             now: datetime) -> tuple[PollOutcome, PollRecord | None]:
+    """A failed poll's outcome and bookkeeping (none when the lease was lost): error count and
+    back-off, or disabled for good on 410."""
+    message = str(exc) or type(exc).__name__
+    status = getattr(exc, "status", None)
+    if not held:
+        return PollOutcome(source.id, "lease_lost", status, error=message), None
+    values: dict[str, object] = {"last_polled_at": now, "last_status": status, "last_error": message[:2000]}
+    if isinstance(exc, SourceGone):
+        values.update(enabled=False, disabled_reason=f"feed is gone (HTTP 410): {message}")
+        outcome = "gone"
+    else:
+        outcome = "error"
+        values["next_poll_at"] = now + error_delay(
+            source.error_count + 1, interval_of(source, rt), maximum=rt.settings.max_poll_interval,
+            retry_after=getattr(exc, "retry_after", None))
+    log.warning("poll failed", extra={"source_id": source.id, "status": status, "error": message,
+                                      "outcome": outcome})
+    return PollOutcome(source.id, outcome, status, error=message), PollRecord(source.id, values, failed=True)

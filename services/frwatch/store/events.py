@@ -133,6 +133,7 @@ class EventPool:
     def __init__(self, events: Iterable[Event | Candidate] = ()):
         self._by_key: dict[tuple[str, str], dict[str, Event | Candidate]] = {}
         self._keys_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._rank: dict[str, int] = {}  # order of first arrival: it breaks ties between equally dated events
         for event in events:
             self.put(event)
 
@@ -141,17 +142,20 @@ class EventPool:
         whole, or its target or regulator just filled in by a report)."""
         for key in self._keys_of.pop(event.id, ()):
             del self._by_key[key][event.id]
+        self._rank.setdefault(event.id, len(self._rank))
         self._keys_of[event.id] = keys = _pool_keys(event.target_key, event.regulator)
         for key in keys:
             self._by_key.setdefault(key, {})[event.id] = event
 
     def candidates(self, probe: Probe, window: timedelta) -> list[Event | Candidate]:
-        """The events ``probe`` covers, newest first, at most ``MAX_CANDIDATES``."""
+        """The events ``probe`` covers, newest first (equally dated ones in the order they came
+        into the pool: ``candidate_pool``'s, then the batch's new events), at most ``MAX_CANDIDATES``."""
         near: dict[str, Event | Candidate] = {}
         for key in _pool_keys(probe.target_key, probe.regulator):
             near.update(self._by_key.get(key, {}))
         found = sorted((event for event in near.values() if covers(probe, event, window)),
-                       key=lambda event: event.occurred_at, reverse=True)
+                       key=lambda event: self._rank[event.id])
+        found.sort(key=lambda event: event.occurred_at, reverse=True)  # stable: ties keep their rank
         return found[:MAX_CANDIDATES]
 
 

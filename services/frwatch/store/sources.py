@@ -7,13 +7,11 @@ processes never hold the same source.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source
@@ -177,52 +175,19 @@ class PollRecord:
     failed: bool = False
 
 
-async def record_polls(session: AsyncSession, records: Sequence[PollRecord], worker: str) -> set[str]:
-    """Write polls' bookkeeping and release their leases, for the sources whose lease ``worker``
-    still holds; returns their ids (a lease may have expired and moved on: that row is left alone).
-
-    One statement per shape of record (its columns, failed or not). On PostgreSQL that is an
-    UPDATE … FROM unnest(one array per column) … RETURNING, which also tells which leases were
-    held; elsewhere the held rows are found first (``lock_held``) and written by an executemany."""
-    shapes: dict[tuple[bool, tuple[str, ...]], list[PollRecord]] = {}
+async def record_polls(session: AsyncSession, records: Sequence[PollRecord], worker: str) -> None:
+    """Write polls' bookkeeping and release their leases: one executemany per shape of record,
+    rows in id order. A row whose lease ``worker`` no longer holds is left alone."""
+    shapes: dict[tuple[bool, frozenset[str]], list[dict[str, Any]]] = {}
     for record in sorted(records, key=lambda record: record.source_id):
-        shapes.setdefault((record.failed, tuple(sorted(record.values))), []).append(record)
-    if session.get_bind().dialect.name == "postgresql":
-        held: set[str] = set()
-        for (failed, columns), rows in shapes.items():
-            params: dict[str, Any] = {"b_worker": worker, "b_id": [record.source_id for record in rows]}
-            params.update({f"b_{name}": [record.values[name] for record in rows] for name in columns})
-            held.update(await session.scalars(_record_from_arrays(failed, columns), params))
-        return held
-    held = await lock_held(session, [record.source_id for record in records], worker)
-    for (failed, _), rows in shapes.items():
-        if kept := [{"b_id": record.source_id, "b_worker": worker, **record.values}
-                    for record in rows if record.source_id in held]:
-            await session.execute(_record_each(failed), kept)
-    return held
-
-
-def _recorded(failed: bool) -> dict[str, Any]:
-    """What every poll's bookkeeping sets besides its own columns."""
-    return dict(polls=_SOURCES.c.polls + 1, lease_owner=None, lease_until=None,
-                error_count=_SOURCES.c.error_count + 1 if failed else 0)
-
-
-@functools.cache
-def _record_each(failed: bool) -> Any:
-    """One row per parameter set (executemany); the columns come from the parameters."""
-    return (update(_SOURCES).where(_SOURCES.c.id == bindparam("b_id"), _SOURCES.c.lease_owner == bindparam("b_worker"))
-            .values(**_recorded(failed)))
-
-
-@functools.cache
-def _record_from_arrays(failed: bool, columns: tuple[str, ...]) -> Any:
-    """PostgreSQL: every row of a shape in one statement, ``b_<column>`` arrays zipped by unnest."""
-    names = ("id", *columns)
-    rows = func.unnest(*(bindparam(f"b_{name}", type_=ARRAY(_SOURCES.c[name].type)) for name in names)) \
-        .table_valued(*names).render_derived()
-    return (update(_SOURCES).where(_SOURCES.c.id == rows.c.id, _SOURCES.c.lease_owner == bindparam("b_worker"))
-            .values(**_recorded(failed), **{name: rows.c[name] for name in columns}).returning(_SOURCES.c.id))
+        params = {"b_id": record.source_id, "b_worker": worker, **record.values}
+        shapes.setdefault((record.failed, frozenset(record.values)), []).append(params)
+    for (failed, _), params in shapes.items():
+        await session.execute(
+            update(_SOURCES).where(_SOURCES.c.id == bindparam("b_id"), _SOURCES.c.lease_owner == bindparam("b_worker"))
+            .values(polls=_SOURCES.c.polls + 1, lease_owner=None, lease_until=None,
+                    error_count=_SOURCES.c.error_count + 1 if failed else 0),
+            params)
 
 
 async def release_all(session: AsyncSession, worker: str) -> None:
