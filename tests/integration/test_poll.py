@@ -256,3 +256,38 @@ async def test_a_failure_while_storing_releases_the_lease_and_backs_off(runtime:
     assert state.lease_owner is None and state.error_count == 1 and state.last_error == "classifier bug"
     assert state.next_poll_at > START and state.body_hash is None
     assert await count(runtime, Item) == 0
+
+
+async def test_write_back_locks_in_id_order_so_a_concurrent_writer_cannot_deadlock(runtime: Runtime) -> None:
+    """Another writer (the config sync's flush updates rows in id order) holds "b" and then wants
+    "c" while the poll writes back a, b (failed) and c. Written shape by shape without locking
+    every row first, the poll would hold "c" and wait for "b" (PostgreSQL: deadlock detected)."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from frwatch.ingest.fetch import FetchError, FetchResult
+    from frwatch.ingest.poll import Settled, write_settled
+
+    specs = [SourceSpec(id=name, name=name.upper(), url=f"https://{name}.example/feed", kind="news") for name in "abc"]
+    async with runtime.sessions() as s, s.begin():
+        await source_store.sync_from_config(s, specs, runtime.clock())
+        leases = {lease.id: lease for lease in await source_store.claim_due(
+            s, now=runtime.clock(), worker=runtime.worker, lease=timedelta(minutes=5), limit=10)}
+
+    def not_modified(url: str) -> FetchResult:
+        return FetchResult(status=304, url=url, permanent_url=None, not_modified=True, body=None, content_type=None)
+
+    polls = [Settled(leases["a"], result=not_modified("https://a.example/feed")),
+             Settled(leases["b"], error=FetchError("HTTP 503", status=503)),
+             Settled(leases["c"], result=not_modified("https://c.example/feed"))]
+    async with runtime.sessions() as other, other.begin():
+        await other.execute(update(Source).where(Source.id == "b").values(name="B2"))
+        poll = asyncio.create_task(write_settled(runtime, polls))
+        await asyncio.sleep(0.3)  # the write-back waits for "b" now
+        await other.execute(update(Source).where(Source.id == "c").values(name="C2"))
+    assert [outcome.outcome for outcome in await poll] == ["not_modified", "error", "not_modified"]
+    async with runtime.sessions() as s:
+        rows = {src.id: src for src in await s.scalars(select(Source))}
+    assert [(rows[i].name, rows[i].polls, rows[i].error_count, rows[i].lease_owner) for i in "abc"] == [
+        ("A", 1, 0, None), ("B2", 1, 1, None), ("C2", 1, 0, None)]

@@ -119,33 +119,3 @@ async def test_record_polls_writes_held_rows_only_and_counts(sessions: async_ses
     assert rows["bad"].last_error == "HTTP 503"   # not in the second record: left as it was
     assert rows["stolen"].lease_owner == "thief" and rows["stolen"].polls == 0   # not ours: untouched
 
-
-async def test_poll_write_back_locks_in_id_order_so_a_concurrent_writer_cannot_deadlock(
-        sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Another writer (the config sync's flush, which updates rows in id order) holds "b" and then
-    wants "c" while a poll writes back a, b (failed) and c as the poll does (``lock_held`` first):
-    written shape by shape without it, the poll would hold "c" and wait for "b" (PostgreSQL:
-    deadlock detected)."""
-    now = utcnow()
-    async with sessions() as s, s.begin():
-        await store.sync_from_config(s, [spec("a"), spec("b"), spec("c")], now)
-        await store.claim_due(s, now=now, worker="me", lease=timedelta(minutes=5), limit=10)
-    records = [store.PollRecord("a", {"last_status": 304}), store.PollRecord("b", {"last_status": 500}, failed=True),
-               store.PollRecord("c", {"last_status": 304})]
-
-    async def write_back() -> set[str]:
-        async with sessions() as s, s.begin():
-            held = await store.lock_held(s, [r.source_id for r in records], "me")
-            await store.record_polls(s, records, "me")
-            return held
-
-    async with sessions() as other, other.begin():
-        await other.execute(update(Source).where(Source.id == "b").values(name="B"))
-        poll = asyncio.create_task(write_back())
-        await asyncio.sleep(0.3)  # the write-back is waiting for "b" now
-        await other.execute(update(Source).where(Source.id == "c").values(name="C"))
-    assert await poll == {"a", "b", "c"}
-    async with sessions() as s:
-        rows = {src.id: src for src in await store.list_all(s)}
-    assert [(rows[i].name, rows[i].polls, rows[i].error_count) for i in "abc"] == [
-        ("A", 1, 0), ("B", 1, 1), ("C", 1, 0)]
