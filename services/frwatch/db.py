@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from frwatch.errors import ConfigError
+
 SQLITE_BUSY_TIMEOUT_S = 30
 DEFAULT_POOL_SIZE = 10
 MAX_OVERFLOW = 10
+SQLITE_MIN = (3, 35, 0)  # UPDATE … RETURNING (leases, claims) and MATERIALIZED common table expressions
 
 
 def pool_size_for(fetch_concurrency: int, webhook_concurrency: int) -> int:
@@ -23,6 +27,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     on); PostgreSQL gets pre-ping so connections dropped by a restart are replaced. ``pool_size``
     applies to PostgreSQL only."""
     if url.startswith("sqlite"):
+        if sqlite3.sqlite_version_info < SQLITE_MIN:
+            raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old: frwatch needs "
+                              f"{'.'.join(map(str, SQLITE_MIN))} or newer (the one Python is linked with), "
+                              "or PostgreSQL")
         kwargs.pop("pool_size", None)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 

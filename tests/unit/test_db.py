@@ -1,0 +1,22 @@
+"""The engine factory refuses a SQLite too old for the statements frwatch uses, with a clear error."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from frwatch.cli import main
+from frwatch.db import SQLITE_MIN, create_engine
+from frwatch.errors import ConfigError
+
+
+def test_an_old_sqlite_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert sqlite3.sqlite_version_info >= SQLITE_MIN  # this machine's: what the other tests run on
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(ConfigError, match=r"SQLite 3\.31\.1 is too old: frwatch needs 3\.35\.0 or newer"):
+        create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("FRWATCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    assert main(["sources", "list"]) == 2
+    assert "configuration error: SQLite 3.31.1 is too old" in capsys.readouterr().err
