@@ -171,24 +171,22 @@ class UrlGuard:
         address = parse_ip_host(hostname)
         if address is not None:
             return [str(address)]
-        resolver = self._resolver or aiohttp.ThreadedResolver()
+        resolver = GuardedResolver(self, self._resolver or aiohttp.ThreadedResolver())  # as the connector does
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
                 infos = await resolver.resolve(hostname, 0, socket.AF_UNSPEC)
-        except UnicodeError as exc:  # a label IDNA refuses (e.g. over 63 characters): no name at all
-            raise UrlRefused(f"refused URL {url!r}: invalid host name {hostname!r}: {exc}") from None
         except (OSError, TimeoutError) as exc:
             if unresolvable_ok:
                 return []
             reason = str(exc) or f"no answer within {RESOLVE_TIMEOUT_S:g}s"
             raise UrlRefused(f"refused URL {url!r}: cannot resolve {hostname!r}: {reason}") from None
-        addresses = list(dict.fromkeys(info["host"] for info in infos))
-        self.check_addresses(hostname, addresses)
-        return addresses
+        return list(dict.fromkeys(info["host"] for info in infos))
 
 
 class GuardedResolver(AbstractResolver):
-    """Wraps a resolver; raises ``UrlRefused`` instead of returning a disallowed address."""
+    """Wraps a resolver; raises ``UrlRefused`` instead of returning a disallowed address, or for a
+    name IDNA cannot encode (a label over 63 characters), which getaddrinfo raises as UnicodeError
+    and aiohttp passes on unwrapped."""
 
     def __init__(self, guard: UrlGuard, inner: AbstractResolver):
         self._guard = guard
@@ -197,7 +195,10 @@ class GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        infos = await self._inner.resolve(host, port, family)
+        try:
+            infos = await self._inner.resolve(host, port, family)
+        except UnicodeError as exc:
+            raise UrlRefused(f"refused host {host!r}: invalid host name: {exc}") from None
         self._guard.check_addresses(host, [info["host"] for info in infos])
         return infos
 

@@ -153,8 +153,6 @@ class Fetcher:
                 raise FetchError(f"server disconnected before answering {url}") from None
             except aiohttp.InvalidURL as exc:
                 raise UrlRefused(f"refused URL {url!r}: invalid URL {exc.url}") from None
-            except UnicodeError as exc:  # from the resolver: a label IDNA refuses (e.g. over 63 characters)
-                raise UrlRefused(f"refused URL {url!r}: invalid host name: {exc}") from None
             except aiohttp.ClientError as exc:
                 raise FetchError(f"HTTP client error fetching {url}: {type(exc).__name__}: {exc}") from None
             result.elapsed_s = time.monotonic() - started

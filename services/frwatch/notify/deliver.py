@@ -67,10 +67,8 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
             retry_after = (parse_retry_after(response.headers.get("Retry-After"), now)
                            if status in RETRY_AFTER_STATUSES else None)
             response.close()  # do not read the rest of a large answer
-    except UrlRefused as exc:  # the URL, or (by the connector) the address its host resolved to
+    except UrlRefused as exc:  # the URL, or (by the connector) its host's name or addresses
         return AttemptResult(None, _elapsed(started), error=str(exc))
-    except UnicodeError as exc:  # from the resolver: a label IDNA refuses (a row stored before such URLs got a 422)
-        return AttemptResult(None, _elapsed(started), error=f"refused URL: invalid host name: {exc}")
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return AttemptResult(None, _elapsed(started), error=_describe(exc))
     error = None if 200 <= status < 300 else f"HTTP {status}"
