@@ -103,6 +103,7 @@ QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, e
                delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
                e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
+BACKEND_TAGS = {"sqlite": "SQLite", "postgres": "PG"}  # the backends, and their tag in the printed tables
 REPEATS = 3  # runs of the short figures (304 cycle, its bare GET baseline); their median is reported
 
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
@@ -675,12 +676,11 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
         rows.append(("classify items/s", fmt(cls["classify_items_per_s"]), "feedparser parse-only items/s",
                      fmt(base.get("parse_only_feedparser_default_items_per_s")),
                      fmt(results["ratios"].get("classify_vs_feedparser_parse"), 2), ""))
-    for backend in ("sqlite", "postgres"):
+    for backend, tag in BACKEND_TAGS.items():
         figures = results.get(backend)
         if not figures:
             continue
         r = results["ratios"].get(backend, {})
-        tag = "PG" if backend == "postgres" else "SQLite"
         spec = [
             ("poll 304 cycle, sources/s", "poll_304_sources_per_s", "bare aiohttp GET (304)", "bare_get_304_per_s",
              "ratio_poll_304_vs_bare_get"),
@@ -719,7 +719,7 @@ def compute_ratios(results: dict[str, Any]) -> None:
     cls = results.get("classify", {})
     ratios["classify_vs_feedparser_parse"] = ratio(cls.get("classify_items_per_s"),
                                                    base.get("parse_only_feedparser_default_items_per_s"))
-    for backend in ("sqlite", "postgres"):
+    for backend in BACKEND_TAGS:
         f = results.get(backend)
         if not f:
             continue
@@ -758,10 +758,10 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
     """Rows of the CPU table: the bare loops, then frwatch's poll and delivery per backend."""
     spec = [("bare GET (304)", results["baselines"].get("cpu_us_per_bare_get_304"))]
     spec += [(f"[{tag}] poll 304 cycle, per source", results.get(backend, {}).get("cpu_us_per_poll_304"))
-             for backend, tag in (("sqlite", "SQLite"), ("postgres", "PG"))]
+             for backend, tag in BACKEND_TAGS.items()]
     spec.append(("bare POST", results["baselines"].get("cpu_us_per_bare_post")))
     spec += [(f"[{tag}] delivery, per webhook", results.get(backend, {}).get("cpu_us_per_webhook"))
-             for backend, tag in (("sqlite", "SQLite"), ("postgres", "PG"))]
+             for backend, tag in BACKEND_TAGS.items()]
     return [(label, f"{cpu['own']:,.0f}", f"{cpu['farm']:,.0f}", f"{cpu['postgres']:,.0f}", f"{cpu['total']:,.0f}")
             for label, cpu in spec if cpu]
 
