@@ -11,10 +11,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frwatch.models import Item, Source
+from frwatch.models import Item, Source, UTCDateTime
 from frwatch.store import events as event_store
 from frwatch.sources_config import SourceSpec
 
@@ -115,11 +115,6 @@ async def remove(session: AsyncSession, source: Source, *, purge: bool, now: dat
     return "disabled"
 
 
-def _claimable(now: datetime, due_by: datetime) -> Any:
-    return and_(Source.enabled.is_(True), Source.next_poll_at <= due_by,
-                or_(Source.lease_until.is_(None), Source.lease_until < now))
-
-
 @dataclass(frozen=True, slots=True)
 class Lease:
     """A source leased to this worker for one poll: the columns fetching, parsing and storing it
@@ -143,16 +138,28 @@ _SOURCES = Source.__table__
 _LEASE_COLUMNS = [_SOURCES.c[f.name] for f in fields(Lease)]
 
 
+def _claim() -> Any:
+    """Lease the ``limit`` most overdue sources due by ``due_by`` that no one holds at ``now``
+    (locked skipping those another replica is claiming; the UPDATE checks again). Built once."""
+    now, columns = bindparam("now", type_=UTCDateTime()), _SOURCES.c
+    claimable = and_(columns.enabled.is_(True), columns.next_poll_at <= bindparam("due_by", type_=UTCDateTime()),
+                     or_(columns.lease_until.is_(None), columns.lease_until < now))
+    due = (select(columns.id).where(claimable).order_by(columns.next_poll_at)
+           .limit(bindparam("limit", type_=Integer())).with_for_update(skip_locked=True))
+    return (update(_SOURCES).where(columns.id.in_(due.scalar_subquery()), claimable)
+            .values(lease_owner=bindparam("worker"), lease_until=bindparam("lease_until", type_=UTCDateTime()))
+            .returning(*_LEASE_COLUMNS))
+
+
+_CLAIM = _claim()
+
+
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
                     limit: int, due_by: datetime | None = None) -> list[Lease]:
     """Lease up to ``limit`` sources due by ``due_by`` (default now) to ``worker``, most overdue
     first, in one statement. Commit right after, before fetching."""
-    due_by = due_by or now
-    due = (select(_SOURCES.c.id).where(_claimable(now, due_by)).order_by(_SOURCES.c.next_poll_at)
-           .limit(limit).with_for_update(skip_locked=True))
-    rows = await session.execute(
-        update(_SOURCES).where(_SOURCES.c.id.in_(due.scalar_subquery()), _claimable(now, due_by))
-        .values(lease_owner=worker, lease_until=now + lease).returning(*_LEASE_COLUMNS))
+    rows = await session.execute(_CLAIM, {"now": now, "due_by": due_by or now, "limit": limit, "worker": worker,
+                                          "lease_until": now + lease})
     return sorted((Lease(*row) for row in rows), key=lambda leased: (leased.next_poll_at, leased.id))
 
 
