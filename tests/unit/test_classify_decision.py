@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from frwatch.classify import Classifier, ItemText
+from frwatch.classify.lexicon import LanguageGuess, load_lexicons
 
 SEED = Path(__file__).resolve().parents[2] / "tests" / "data" / "seed_clearview_ico.txt"
 
@@ -80,6 +81,20 @@ def test_language_detected_when_missing(clf: Classifier) -> None:
                 "Amende de 1 million d'euros pour traitement illicite de visages.")
     assert v.is_enforcement
     assert "language:fr" in v.reasons
+
+
+def test_language_guess_counts_stopwords_and_breaks_ties_towards_english() -> None:
+    lexicons = load_lexicons(Path(__file__).resolve().parents[2] / "config" / "rules")
+    guess = LanguageGuess(lexicons)
+    assert guess("la societe a ete sanctionnee pour les visages".split()) == "fr"
+    assert guess("der die und das ist mit".split()) == "de"
+    assert guess(["clearview", "pimeyes"]) == "en"  # no stopword: English
+    # a German-only and an English-only stopword: German comes first among the lexicons, English wins the tie
+    german, english = (min(lexicons[lang].stopwords - {word for other, lex in lexicons.items() if other != lang
+                                                       for word in lex.stopwords}) for lang in ("de", "en"))
+    assert list(lexicons).index("de") < list(lexicons).index("en")
+    assert guess([german, english]) == "en"
+    assert guess([german, german, english]) == "de"  # a repeated word counts each time
 
 
 def test_reasons_name_terms(clf: Classifier) -> None:

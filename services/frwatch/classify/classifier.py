@@ -9,6 +9,7 @@ keep items with no face evidence, no action or no actor below the threshold.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from frwatch.classify.extract import (
     place_codes,
     state_party,
 )
-from frwatch.classify.lexicon import ACTION_RULES, Lexicon, detect_language, load_lexicons
+from frwatch.classify.lexicon import ACTION_RULES, LanguageGuess, Lexicon, load_lexicons
 from frwatch.classify.money import MoneyParser, Rates
 from frwatch.classify.regulators import Gazetteer, Regulator, Words
 from frwatch.classify.text import display, fold, fold_display
@@ -79,6 +80,7 @@ class Classifier:
     def __init__(self, lexicons: dict[str, Lexicon], gazetteer: Gazetteer, money: MoneyParser,
                  rates: Rates) -> None:
         self._lexicons = lexicons
+        self._guess_language = LanguageGuess(lexicons)
         self._targets = {lang: TargetFinder(lex, gazetteer.not_targets) for lang, lex in lexicons.items()}
         self._gazetteer = gazetteer
         self._money = money
@@ -124,8 +126,8 @@ class Classifier:
     def classify(self, item: ItemText) -> Verdict:
         sketches = (self._sketch("title", item.title), self._sketch("summary", item.summary or ""))
         segments = (sketches[0][0], sketches[1][0])
-        lang = item.language if item.language in self._lexicons else detect_language(
-            segments[0].folded + " " + segments[1].folded, self._lexicons)
+        lang = item.language if item.language in self._lexicons else self._guess_language(
+            chain(segments[0].words, segments[1].words))
         lex = self._lexicons[lang]
         reasons: list[str] = [f"language:{lang}"]
         possible = [lex.screen.possible(s.folded, s.words) for s in segments]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,12 +155,27 @@ def load_lexicons(rules_dir: Path) -> dict[str, Lexicon]:
     return lexicons
 
 
-def detect_language(folded: str, lexicons: Mapping[str, Lexicon]) -> str:
-    """The language whose stopwords occur most often (English on a tie or no evidence)."""
-    words = re.findall(r"\w+", folded)
-    best, best_count = "en", 0
-    for lang, lex in lexicons.items():
-        count = sum(1 for w in words if w in lex.stopwords)
-        if count > best_count or (count == best_count and lang == "en"):
-            best, best_count = lang, count
-    return best
+class LanguageGuess:
+    """Names an item's language from its folded words: the language whose stopwords occur most
+    often (English on a tie or no evidence). Built once per set of lexicons, so a guess costs one
+    dictionary lookup per word rather than one per word and language."""
+
+    def __init__(self, lexicons: Mapping[str, Lexicon]):
+        self._languages = list(lexicons)
+        index: dict[str, list[int]] = {}
+        for n, lex in enumerate(lexicons.values()):
+            for word in lex.stopwords:
+                index.setdefault(word, []).append(n)
+        self._languages_of = {word: tuple(languages) for word, languages in index.items()}
+
+    def __call__(self, words: Iterable[str]) -> str:
+        counts = [0] * len(self._languages)
+        languages_of = self._languages_of.get
+        for word in words:
+            for n in languages_of(word, ()):
+                counts[n] += 1
+        best, best_count = "en", 0
+        for lang, count in zip(self._languages, counts):
+            if count > best_count or (count == best_count and lang == "en"):
+                best, best_count = lang, count
+        return best
