@@ -98,3 +98,47 @@ def test_event_pool_keeps_the_pool_order_among_equally_dated_events() -> None:
     pool.put(Event(id="evt_a", target_key="acme ai", regulator="ICO", occurred_at=DAY))  # a report joined it
     pool.put(Event(id="evt_c", target_key=None, regulator="ICO", occurred_at=DAY))  # the batch made it
     assert [e.id for e in pool.candidates(probe, GROUP_WINDOW)] == ["evt_a", "evt_b", "evt_c"]
+
+
+def test_event_pool_candidates_are_exactly_the_events_in_the_probe_spans() -> None:
+    """Against a scan of every event: same target from RELATED_LOOKBACK before to GROUP_WINDOW
+    after, or same regulator within GROUP_WINDOW either side (both ends included), newest first,
+    ties in pool order, at most MAX_CANDIDATES; events put again are found under their new keys."""
+    import random
+
+    from frwatch.models import Event
+    from frwatch.store.events import MAX_CANDIDATES, RELATED_LOOKBACK, EventPool, Probe
+
+    rng = random.Random(7)
+    window, lookback = GROUP_WINDOW.days, RELATED_LOOKBACK.days
+    offsets = [0, 1, -1, window, -window, window + 1, -window - 1, lookback, -lookback, -lookback - 1]  # the edges
+
+    def when() -> datetime:
+        return DAY + timedelta(days=rng.choice([rng.choice(offsets), rng.uniform(-2500, 2500)]))
+
+    def expected(events: dict[str, Event], order: list[str], probe: Probe) -> list[str]:
+        def covered(event: Event) -> bool:
+            at = event.occurred_at
+            return bool(probe.target_key and event.target_key == probe.target_key
+                        and probe.occurred_at - RELATED_LOOKBACK <= at <= probe.occurred_at + GROUP_WINDOW
+                        or probe.regulator and event.regulator == probe.regulator
+                        and probe.occurred_at - GROUP_WINDOW <= at <= probe.occurred_at + GROUP_WINDOW)
+        found = [events[event_id] for event_id in order if covered(events[event_id])]
+        found.sort(key=lambda event: event.occurred_at, reverse=True)
+        return [event.id for event in found[:MAX_CANDIDATES]]
+
+    for _ in range(100):
+        targets, regulators = [None, "acme", "beta", "gamma"], [None, "ICO", "CNIL"]
+        events: dict[str, Event] = {}
+        order: list[str] = []
+        pool = EventPool()
+        for step in range(150):
+            if step < 60 or rng.random() < 0.3:  # a new event, or one put again with new keys
+                event_id = rng.choice(order) if order and rng.random() < 0.3 else f"evt_{step}"
+                at = events[event_id].occurred_at if event_id in events else when()
+                events[event_id] = Event(id=event_id, target_key=rng.choice(targets), regulator=rng.choice(regulators),
+                                         occurred_at=at)
+                order += [event_id] if event_id not in order else []
+                pool.put(events[event_id])
+            probe = Probe(rng.choice(targets), rng.choice(regulators), when())
+            assert [event.id for event in pool.candidates(probe, GROUP_WINDOW)] == expected(events, order, probe)

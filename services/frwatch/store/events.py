@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -59,20 +61,23 @@ class Probe:
     occurred_at: datetime
 
 
-def covers(probe: Probe, event: Event | Candidate, window: timedelta) -> bool:
-    """Might ``event`` be the same action as ``probe``'s report (same target or regulator within
-    ``window``) or an earlier action against the same target (within ``RELATED_LOOKBACK``)?"""
-    when = event.occurred_at
-    if probe.target_key and event.target_key == probe.target_key:
-        if probe.occurred_at - RELATED_LOOKBACK <= when <= probe.occurred_at + window:
-            return True
-    return bool(probe.regulator and event.regulator == probe.regulator
-                and probe.occurred_at - window <= when <= probe.occurred_at + window)
+def _spans(probe: Probe, window: timedelta) -> list[tuple[tuple[str, str], datetime, datetime]]:
+    """Where ``probe``'s candidate events lie, per pool key, first and last date included: the
+    same action (same target or regulator, within ``window``) or an earlier action against the
+    same target (within ``RELATED_LOOKBACK``)."""
+    when = probe.occurred_at
+    spans = []
+    if probe.target_key:
+        spans.append((("target", probe.target_key), when - RELATED_LOOKBACK, when + window))
+    if probe.regulator:
+        spans.append((("regulator", probe.regulator), when - window, when + window))
+    return spans
 
 
 async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
                          window: timedelta) -> list[Event | Candidate]:
-    """The events some probe ``covers``, locked; ``EventPool.candidates`` picks per probe.
+    """The candidate events of any of ``probes`` (see ``_spans``), locked; ``EventPool.candidates``
+    picks per probe.
 
     One query for all probes: a superset (each target key and regulator is searched over the span
     of all its probes), newest first, at most ``MAX_CANDIDATES`` per probe. When that bound cuts
@@ -127,12 +132,13 @@ def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: 
 
 class EventPool:
     """A batch's candidate events (stored ones from ``candidate_pool``, and those the batch
-    creates), indexed by what ``covers`` matches on, so a report is compared only with the events
-    of its target and its regulator, not with the whole pool."""
+    creates), indexed by target key and by regulator, each index in date order, so a report is
+    compared only with the events of its target and its regulator within its dates."""
 
     def __init__(self, events: Iterable[Event | Candidate] = ()):
-        self._by_key: dict[tuple[str, str], dict[str, Event | Candidate]] = {}
-        self._keys_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._events: dict[str, Event | Candidate] = {}
+        self._by_key: dict[tuple[str, str], list[tuple[datetime, int, str]]] = {}  # sorted (date, rank, id)
+        self._entries: dict[str, tuple[tuple[tuple[str, str], ...], tuple[datetime, int, str]]] = {}
         self._rank: dict[str, int] = {}  # order of first arrival: it breaks ties between equally dated events
         for event in events:
             self.put(event)
@@ -140,23 +146,29 @@ class EventPool:
     def put(self, event: Event | Candidate) -> None:
         """Add ``event``, or put it in place of the entry with its id (the stored event loaded
         whole, or its target or regulator just filled in by a report)."""
-        for key in self._keys_of.pop(event.id, ()):
-            del self._by_key[key][event.id]
-        self._rank.setdefault(event.id, len(self._rank))
-        self._keys_of[event.id] = keys = _pool_keys(event.target_key, event.regulator)
+        keys, entry = self._entries.pop(event.id, ((), None))
         for key in keys:
-            self._by_key.setdefault(key, {})[event.id] = event
+            index = self._by_key[key]
+            del index[bisect_left(index, entry)]
+        entry = (event.occurred_at, self._rank.setdefault(event.id, len(self._rank)), event.id)
+        keys = _pool_keys(event.target_key, event.regulator)
+        for key in keys:
+            insort(self._by_key.setdefault(key, []), entry)
+        self._entries[event.id] = keys, entry
+        self._events[event.id] = event
 
     def candidates(self, probe: Probe, window: timedelta) -> list[Event | Candidate]:
-        """The events ``probe`` covers, newest first (equally dated ones in the order they came
-        into the pool: ``candidate_pool``'s, then the batch's new events), at most ``MAX_CANDIDATES``."""
-        near: dict[str, Event | Candidate] = {}
-        for key in _pool_keys(probe.target_key, probe.regulator):
-            near.update(self._by_key.get(key, {}))
-        found = sorted((event for event in near.values() if covers(probe, event, window)),
-                       key=lambda event: self._rank[event.id])
-        found.sort(key=lambda event: event.occurred_at, reverse=True)  # stable: ties keep their rank
-        return found[:MAX_CANDIDATES]
+        """The candidate events of ``probe`` (see ``_spans``), newest first (equally dated ones in
+        the order they came into the pool: ``candidate_pool``'s, then the batch's new events), at
+        most ``MAX_CANDIDATES``."""
+        found: dict[str, tuple[datetime, int, str]] = {}
+        for key, first, last in _spans(probe, window):
+            index = self._by_key.get(key, [])
+            for entry in index[bisect_left(index, (first,)):bisect_right(index, (last, math.inf))]:
+                found[entry[2]] = entry
+        newest_first = sorted(found.values(), key=lambda entry: entry[1])
+        newest_first.sort(key=lambda entry: entry[0], reverse=True)  # stable: ties keep their rank
+        return [self._events[event_id] for _, _, event_id in newest_first[:MAX_CANDIDATES]]
 
 
 def _pool_keys(target_key: str | None, regulator: str | None) -> tuple[tuple[str, str], ...]:
