@@ -120,14 +120,21 @@ async def _candidates(session: AsyncSession, probes: Sequence[Probe], window: ti
 
 def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: timedelta,
               after: timedelta) -> Any:
-    """``column`` is one of the given names, and the event falls from ``before`` the earliest of
-    their times to ``after`` the latest (None when no name is given)."""
+    """``column`` is one of the given names, and the event falls from ``before`` to ``after`` one
+    of their times (None when no name is given). Reports of one batch may lie years apart: the
+    dates are searched as the spans around them, not as one span from the earliest to the latest."""
     named = [(name, when) for name, when in keys if name]
     if not named:
         return None
+    spans: list[tuple[datetime, datetime]] = []
+    for when in sorted(when for _, when in named):
+        if spans and when - before <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], when + after)
+        else:
+            spans.append((when - before, when + after))
+    spans += spans[-1:] * ((1 << (len(spans) - 1).bit_length()) - len(spans))  # a few statement shapes
     return and_(column.in_(sorted({name for name, _ in named})),
-                Event.occurred_at >= min(when for _, when in named) - before,
-                Event.occurred_at <= max(when for _, when in named) + after)
+                or_(*(Event.occurred_at.between(first, last) for first, last in spans)))
 
 
 class EventPool:
