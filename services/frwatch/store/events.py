@@ -79,11 +79,12 @@ async def candidate_pool(session: AsyncSession, probes: Sequence[Probe],
     """The candidate events of any of ``probes`` (see ``_spans``), locked; ``EventPool.candidates``
     picks per probe.
 
-    One query for all probes: a superset (each target key and regulator is searched over the span
-    of all its probes), newest first, at most ``MAX_CANDIDATES`` per probe. When that bound cuts
-    the answer off and the probes' dates lie far apart (an edited report from last year beside
-    today's), the newest events could crowd an older report's own candidates out: then each run
-    of probes within ``window`` of each other is searched again on its own, newest run first."""
+    One query for all probes: a superset (each target key and regulator of the batch is searched
+    over the spans around all its probes' dates, see ``_searched``), newest first, at most
+    ``MAX_CANDIDATES`` per probe. When that bound cuts the answer off and the probes' dates lie far
+    apart (an edited report from last year beside today's), the newest events could crowd an older
+    report's own candidates out: then each run of probes within ``window`` of each other is searched
+    again on its own, newest run first."""
     found = await _candidates(session, probes, window)
     if len(found) < MAX_CANDIDATES * len(probes) or len(runs := _runs(probes, window)) == 1:
         return list(found)
