@@ -16,6 +16,7 @@ from frwatch.ids import new_id
 from frwatch.models import Event, Item
 from frwatch.store import outbox as outbox_store
 from frwatch.store.items import NewItem
+from frwatch.store.shapes import padded
 
 FACT_FIELDS = ("regulator", "jurisdiction", "target", "action_type", "amount", "currency")
 
@@ -133,9 +134,8 @@ def _searched(column: Any, keys: Sequence[tuple[str | None, datetime]], before: 
             spans[-1] = (spans[-1][0], when + after)
         else:
             spans.append((when - before, when + after))
-    spans += spans[-1:] * ((1 << (len(spans) - 1).bit_length()) - len(spans))  # a few statement shapes
-    return and_(column.in_(sorted({name for name, _ in named})),
-                or_(*(Event.occurred_at.between(first, last) for first, last in spans)))
+    return and_(column.in_(padded(sorted({name for name, _ in named}))),
+                or_(*(Event.occurred_at.between(first, last) for first, last in padded(spans))))
 
 
 class EventPool:

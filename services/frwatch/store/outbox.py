@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
+from frwatch.store.shapes import padded
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -108,11 +109,12 @@ def _endpoints_with_room() -> Any:
     scan of the outbox."""
     due, endpoint = _OUTBOX.c, Subscription.__table__.c
     per_endpoint = bindparam("per_endpoint", type_=Integer())
-    # counted up to per_endpoint (all that decides whether a slot is free): the LIMIT makes it a plain
-    # index scan, which marks the entries of settled rows' old versions dead as it passes them; a
-    # bitmap scan visited every one of those on every claim until VACUUM (90 heap pages per endpoint)
+    # a leased row is pending (settling hands the lease back). Counted up to per_endpoint, all that
+    # decides whether a slot is free: the LIMIT makes it a plain index scan, which marks the entries
+    # of settled rows' old versions dead as it passes them; a bitmap scan visited every one of those
+    # on every claim until VACUUM (90 heap pages per endpoint)
     leased = (select(due.id).where(due.subscription_id == endpoint.id, due.lease_until >= _NOW)
-              .limit(per_endpoint).correlate(Subscription.__table__).subquery())  # a leased row is pending: settling hands the lease back
+              .limit(per_endpoint).correlate(Subscription.__table__).subquery())
     in_flight = select(func.count()).select_from(leased).scalar_subquery()
     slots = case((endpoint.consecutive_failures >= THRESHOLD, 1), else_=per_endpoint) - in_flight
     oldest = (select(due.next_attempt_at).where(due.subscription_id == endpoint.id, _claimable())
@@ -179,7 +181,7 @@ async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: 
     if not outbox_ids:
         return {}
     rows = await session.execute(select(Outbox.id, Outbox.attempts)
-                                 .where(Outbox.id.in_(outbox_ids), Outbox.lease_owner == worker)
+                                 .where(Outbox.id.in_(padded(sorted(outbox_ids))), Outbox.lease_owner == worker)
                                  .order_by(Outbox.id).with_for_update())
     return {row.id: row.attempts for row in rows}
 
@@ -188,7 +190,7 @@ async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[
     """Which of these rows still exist (a row goes with its subscription)."""
     if not outbox_ids:
         return set()
-    return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(outbox_ids))))
+    return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(padded(outbox_ids)))))
 
 
 async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], worker: str, now: datetime) -> set[str]:
@@ -198,7 +200,7 @@ async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], wor
         return set()
     due = _OUTBOX.c
     return set(await session.scalars(
-        update(_OUTBOX).where(due.id.in_(sorted(outbox_ids)), due.lease_owner == worker)
+        update(_OUTBOX).where(due.id.in_(padded(sorted(outbox_ids))), due.lease_owner == worker)
         .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=now, last_error=None, lease_owner=None,
                 lease_until=None).returning(due.id)))
 

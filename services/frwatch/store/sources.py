@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source, UTCDateTime
 from frwatch.store import events as event_store
+from frwatch.store.shapes import padded
 from frwatch.sources_config import SourceSpec
 
 SPEC_FIELDS = ("name", "url", "kind", "regulator", "jurisdiction", "language", "enabled")
@@ -169,7 +170,7 @@ async def lock_held(session: AsyncSession, source_ids: Sequence[str], worker: st
     if not source_ids:
         return set()
     return set(await session.scalars(select(_SOURCES.c.id)
-                                     .where(_SOURCES.c.id.in_(source_ids), _SOURCES.c.lease_owner == worker)
+                                     .where(_SOURCES.c.id.in_(padded(source_ids)), _SOURCES.c.lease_owner == worker)
                                      .order_by(_SOURCES.c.id).with_for_update()))
 
 

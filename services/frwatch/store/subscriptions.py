@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
 from frwatch.models import Subscription, UTCDateTime
+from frwatch.store.shapes import padded
 
 _HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
 
@@ -102,7 +103,7 @@ async def record_success(session: AsyncSession, subscription_ids: Sequence[str])
     usual case, a healthy endpoint answering, costs no row update."""
     if subscription_ids:
         await session.execute(update(Subscription).where(
-            Subscription.id.in_(subscription_ids),
+            Subscription.id.in_(padded(subscription_ids)),
             or_(Subscription.consecutive_failures > 0, Subscription.failing_since.is_not(None),
                 Subscription.circuit_open_until.is_not(None))).values(**_HEALTHY))
 
