@@ -15,6 +15,8 @@ line printed is one JSON object with every figure and ratio.
 
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
+The garbage collector is settled (``frwatch.gctune``) once each runtime is set up, as ``frwatch
+run`` does once started.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import feedparser  # noqa: E402
 from sqlalchemy import func, select, text, update  # noqa: E402
 
 from farm import ItemFactory  # noqa: E402
+from frwatch import gctune  # noqa: E402
 from frwatch.classify import Classifier, ItemText  # noqa: E402
 from frwatch.db import create_engine  # noqa: E402
 from frwatch.ids import new_id  # noqa: E402
@@ -478,6 +481,7 @@ async def bench_e2e(url: str, farm: FarmProcess, cfg: Config, subs: list[tuple[s
             await session.execute(update(Subscription).where(Subscription.id.not_in(keep)).values(enabled=False))
         await make_all_due(rt, ids)
         farm.ctl("/_ctl/reset", {})
+        gctune.settle()
         worker = Worker(rt)
         await worker.start()
         try:
@@ -537,6 +541,7 @@ async def bench_backend(url: str, farm: FarmProcess, cfg: Config, only: set[str]
     settings = bench_settings(url, cfg)
     subs: list[tuple[str, str]] = []
     async with open_runtime(settings) as rt:
+        gctune.settle()  # as `frwatch run` does once started
         if rt.settings.database_url.startswith("postgresql"):
             async with rt.sessions() as session:
                 out["server"] = (await session.scalar(text("SHOW server_version")))
@@ -571,6 +576,7 @@ async def rss_child(url: str, farm_base: str, farm_feeds: int, sources: int, con
         async with rt.sessions() as session, session.begin():
             await session.execute(update(Source), [{"id": f"rss-{n}", "etag": etags[n % farm_feeds]}
                                                    for n in range(sources)])
+        gctune.settle()
         setup_mb = vm_kb("VmHWM") / 1024
         elapsed, outcomes, _new, polled = await timed_poll(rt)
     return {"rss_peak_mb": vm_kb("VmHWM") / 1024, "rss_after_setup_mb": setup_mb,

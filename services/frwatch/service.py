@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from frwatch import gctune
 from frwatch.api.app import create_app
 from frwatch.api.health import READY_CHECKS
 from frwatch.ingest.poll import poll_due
@@ -120,6 +121,7 @@ async def run_once(settings: Settings) -> None:
     """Poll every due source once, deliver what is deliverable now, and exit."""
     async with open_runtime(settings) as rt:
         await prepare(rt)
+        gctune.settle()
         outcomes = await poll_due(rt)
         deliverer = Deliverer(rt)
         await deliverer.start()
@@ -145,6 +147,7 @@ async def serve(settings: Settings) -> None:
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        gctune.settle()
         await worker.start()
         log.info("frwatch running", extra={"host": settings.host, "port": settings.port, "worker": rt.worker})
         stopped = asyncio.Event()

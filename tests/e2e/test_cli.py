@@ -72,6 +72,8 @@ async def test_run_once_stores_items_then_gets_304s(tmp_path: Path) -> None:
         first = items_in(db)
         summary = [line for line in log_lines(err) if line["msg"] == "run --once finished"][0]
         assert summary["polled"] == 2 and summary["new_items"] == first > 10
+        settled = [line for line in log_lines(err) if line["msg"] == "garbage collector settled"]
+        assert len(settled) == 1 and settled[0]["frozen"] > 10_000 and settled[0]["thresholds"][0] == 10_000
         await asyncio.sleep(1.5)  # both sources due again (interval 1s ± 10%)
         code, _, err = await frwatch("run", "--once", cwd=tmp_path, env=env)
         assert code == 0, err
@@ -120,6 +122,9 @@ async def test_run_serves_healthz_polls_and_stops_on_sigterm(tmp_path: Path) -> 
             proc.kill()
             await proc.wait()
     assert items_in(tmp_path / "frwatch.db") == 1
+    assert proc.stderr is not None
+    settled = [line for line in log_lines((await proc.stderr.read()).decode()) if line["msg"] == "garbage collector settled"]
+    assert len(settled) == 1 and settled[0]["thresholds"][0] == 10_000
 
 
 async def test_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
