@@ -67,6 +67,29 @@ async def test_claim_takes_the_oldest_rows_within_each_endpoints_free_slots(
     assert await claim(sessions, "me", now) == []  # every slot is taken now
 
 
+async def test_more_rows_leased_than_a_lowered_limit_leave_no_slot(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Leased rows are counted only up to the limit: an endpoint holding more than it (a replica
+    with a higher limit, or the limit lowered since) gets nothing, a half-open one holding any gets
+    nothing, and one holding fewer gets exactly the rest."""
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        over, probing, under = [await add_endpoint(s, name, start) for name in ("over", "probing", "under")]
+        over_rows = await queue(s, over, 8, start)
+        probing_rows = await queue(s, probing, 4, start)
+        under_rows = await queue(s, under, 4, start)
+    now = utcnow()
+    held = await claim(sessions, "other", now, per_endpoint=6)
+    assert set(held) == set(over_rows[:6] + probing_rows + under_rows)
+    async with sessions() as s, s.begin():
+        await store.release(s, [row for row in held if row in under_rows[1:]], "other")
+        await store.release(s, [row for row in held if row in probing_rows[2:]], "other")
+        await s.execute(update(Subscription).where(Subscription.id == probing).values(consecutive_failures=THRESHOLD))
+
+    claimed = await claim(sessions, "me", now, per_endpoint=3)
+
+    assert set(claimed) == set(under_rows[1:3])  # "under" holds 1 of 3; "over" 6, "probing" 2 of its 1
+
+
 async def test_a_claim_stops_at_its_limit_oldest_first(sessions: async_sessionmaker[AsyncSession]) -> None:
     start = utcnow() - timedelta(hours=1)
     async with sessions() as s, s.begin():
