@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import padded
+from frwatch.store.shapes import padded, shape
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -89,7 +89,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
         params.update(endpoint_ids=[endpoint.id for endpoint, _ in endpoints],
                       shares=[slots for _, slots in endpoints])
     else:
-        arms = 1 << (len(endpoints) - 1).bit_length()  # a few statement shapes, each prepared once
+        arms = shape(len(endpoints))  # a few statement shapes, each prepared once
         statement = _claim_arms(arms)
         params.update({f"share_{n}": 0 for n in range(arms)})
         params.update({f"endpoint_{n}": "" for n in range(arms)})
@@ -181,7 +181,7 @@ async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: 
     if not outbox_ids:
         return {}
     rows = await session.execute(select(Outbox.id, Outbox.attempts)
-                                 .where(Outbox.id.in_(padded(sorted(outbox_ids))), Outbox.lease_owner == worker)
+                                 .where(Outbox.id.in_(padded(outbox_ids)), Outbox.lease_owner == worker)
                                  .order_by(Outbox.id).with_for_update())
     return {row.id: row.attempts for row in rows}
 

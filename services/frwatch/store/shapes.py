@@ -10,9 +10,12 @@ from typing import Iterable, TypeVar
 T = TypeVar("T")
 
 
+def shape(count: int) -> int:
+    """The power of two (or 0) a list of ``count`` values is padded to."""
+    return 1 << (count - 1).bit_length() if count else 0
+
+
 def padded(values: Iterable[T]) -> list[T]:
-    """``values`` as a list whose length is a power of two (or 0), its last value repeated."""
+    """``values`` as a list of ``shape(len(values))`` values, its last value repeated."""
     listed = list(values)
-    if listed:
-        listed += listed[-1:] * ((1 << (len(listed) - 1).bit_length()) - len(listed))
-    return listed
+    return listed + listed[-1:] * (shape(len(listed)) - len(listed))
