@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frwatch.models import Subscription
@@ -140,3 +140,19 @@ async def test_a_claim_takes_at_most_claim_max_rows(sessions: async_sessionmaker
     claimed = await claim(sessions, "me", utcnow(), limit=store.CLAIM_MAX + 2, per_endpoint=store.CLAIM_MAX + 2)
 
     assert claimed == rows[:store.CLAIM_MAX]
+
+
+async def test_id_lists_of_any_length_find_their_rows_with_one_statement_on_postgresql(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Lists are bound as one array on PostgreSQL (``= ANY``), padded IN lists elsewhere: every
+    length finds exactly its rows, and PostgreSQL prepares one statement for all the lengths."""
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        ids = await queue(s, await add_endpoint(s, "many", start), 40, start)
+    async with sessions() as s:
+        for size in range(1, 41):
+            wanted = ids[:size] + [f"msg_gone{n}" for n in range(size % 3)]
+            assert await store.existing_ids(s, wanted) == set(ids[:size])
+        if s.get_bind().dialect.name == "postgresql":
+            assert await s.scalar(text("SELECT count(*) FROM pg_prepared_statements "
+                                       "WHERE statement LIKE 'SELECT outbox.id %'")) == 1

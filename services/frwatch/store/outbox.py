@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import Integer, String, and_, bindparam, case, delete, func, insert, or_, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import padded, shape
+from frwatch.store.shapes import POSTGRESQL, bound_list, dialect, one_of, shape
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -62,9 +62,9 @@ def _claimable() -> Any:
     return and_(due.status == PENDING, due.next_attempt_at <= _NOW, or_(due.lease_until.is_(None), due.lease_until < _NOW))
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A leased message and what its attempt needs of its endpoint."""
+class Claimed(NamedTuple):
+    """A leased message and what its attempt needs of its endpoint (a tuple: a claim builds a
+    hundred at a time, three times faster than a frozen dataclass)."""
     id: str
     subscription_id: str
     event_type: str
@@ -79,12 +79,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
     the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
     Commit right after. Both statements are built once (on SQLite, per power of two of endpoints)."""
     limit = min(limit, CLAIM_MAX)
-    endpoints = [(Endpoint(*row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
+    endpoints = [(Endpoint._make(row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
         _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
     if not endpoints:
         return []
     params: dict[str, Any] = {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease}
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect(session) == POSTGRESQL:
         statement = _claim_lateral()
         params.update(endpoint_ids=[endpoint.id for endpoint, _ in endpoints],
                       shares=[slots for _, slots in endpoints])
@@ -95,11 +95,11 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
         params.update({f"endpoint_{n}": "" for n in range(arms)})
         for n, (endpoint, slots) in enumerate(endpoints):
             params[f"share_{n}"], params[f"endpoint_{n}"] = slots, endpoint.id
-    rows = await session.execute(statement, params)
+    rows = (await session.execute(statement, params)).tuples()
     by_id = {endpoint.id: endpoint for endpoint, _ in endpoints}
-    claimed = sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
-    return [Claimed(row.id, row.subscription_id, row.event_type, row.payload, row.attempts,
-                    by_id[row.subscription_id]) for row in claimed]
+    claimed = sorted(rows, key=lambda row: (row[5], row[0]))  # next_attempt_at, id
+    return [Claimed(outbox_id, subscription_id, event_type, payload, attempts, by_id[subscription_id])
+            for outbox_id, subscription_id, event_type, payload, attempts, _ in claimed]
 
 
 def _endpoints_with_room() -> Any:
@@ -175,22 +175,42 @@ def _claim_lateral() -> Any:
                           .join(share, true()).subquery()))
 
 
+@functools.cache
+def _lock_leased(dialect_name: str) -> Any:
+    due = _OUTBOX.c
+    return (select(due.id, due.attempts).where(one_of(due.id, "ids", dialect_name), due.lease_owner == bindparam("worker"))
+            .order_by(due.id).with_for_update())
+
+
 async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> dict[str, int]:
     """The rows ``worker`` still holds the lease of (it may have expired and moved on), locked in
     id order: their attempts so far, by id."""
     if not outbox_ids:
         return {}
-    rows = await session.execute(select(Outbox.id, Outbox.attempts)
-                                 .where(Outbox.id.in_(padded(outbox_ids)), Outbox.lease_owner == worker)
-                                 .order_by(Outbox.id).with_for_update())
-    return {row.id: row.attempts for row in rows}
+    name = dialect(session)
+    rows = await session.execute(_lock_leased(name), {"ids": bound_list(outbox_ids, name), "worker": worker})
+    return {outbox_id: attempts for outbox_id, attempts in rows}
+
+
+@functools.cache
+def _existing_ids(dialect_name: str) -> Any:
+    return select(_OUTBOX.c.id).where(one_of(_OUTBOX.c.id, "ids", dialect_name))
 
 
 async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[str]:
     """Which of these rows still exist (a row goes with its subscription)."""
     if not outbox_ids:
         return set()
-    return set(await session.scalars(select(Outbox.id).where(Outbox.id.in_(padded(outbox_ids)))))
+    name = dialect(session)
+    return set(await session.scalars(_existing_ids(name), {"ids": bound_list(outbox_ids, name)}))
+
+
+@functools.cache
+def _settle_delivered(dialect_name: str) -> Any:
+    due = _OUTBOX.c
+    return (update(_OUTBOX).where(one_of(due.id, "ids", dialect_name), due.lease_owner == bindparam("worker"))
+            .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=_NOW, last_error=None, lease_owner=None,
+                    lease_until=None).returning(due.id))
 
 
 async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], worker: str, now: datetime) -> set[str]:
@@ -198,11 +218,9 @@ async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], wor
     back); returns their ids."""
     if not outbox_ids:
         return set()
-    due = _OUTBOX.c
-    return set(await session.scalars(
-        update(_OUTBOX).where(due.id.in_(padded(sorted(outbox_ids))), due.lease_owner == worker)
-        .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=now, last_error=None, lease_owner=None,
-                lease_until=None).returning(due.id)))
+    name = dialect(session)
+    return set(await session.scalars(_settle_delivered(name),
+                                      {"ids": bound_list(outbox_ids, name), "worker": worker, "now": now}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +250,28 @@ def _settled_values(settlement: Settlement, now: datetime) -> dict[str, Any]:
             "b_status": FAILED if retry_in is None else PENDING, "b_next": None if retry_in is None else now + retry_in}
 
 
+_ATTEMPTS = DeliveryAttempt.__table__
+_ATTEMPT_COLUMNS = [column for column in _ATTEMPTS.c if column.name != "id"]
+
+
+@functools.cache
+def _add_attempts_unnested() -> Any:
+    """PostgreSQL: the attempts bound as one array per column and unnested into rows, one
+    statement for all (an executemany binds and executes once per attempt)."""
+    rows = func.unnest(*(bindparam(column.name, type_=ARRAY(column.type)) for column in _ATTEMPT_COLUMNS)
+                       ).table_valued(*(column.name for column in _ATTEMPT_COLUMNS)).render_derived()
+    return insert(_ATTEMPTS).from_select([column.name for column in _ATTEMPT_COLUMNS], select(*rows.c))
+
+
 async def add_attempts(session: AsyncSession, attempts: Sequence[dict[str, Any]]) -> None:
     """Log attempts (``DeliveryAttempt`` columns but ``id``), in one statement for all."""
-    if attempts:
-        await session.execute(insert(DeliveryAttempt.__table__), list(attempts))
+    if not attempts:
+        return
+    if dialect(session) == POSTGRESQL:
+        await session.execute(_add_attempts_unnested(), {column.name: [attempt[column.name] for attempt in attempts]
+                                                         for column in _ATTEMPT_COLUMNS})
+    else:
+        await session.execute(insert(_ATTEMPTS), list(attempts))
 
 
 async def release(session: AsyncSession, outbox_ids: Sequence[str], worker: str) -> None:

@@ -1,13 +1,20 @@
 """Statement shapes. An IN list of N values renders N placeholders: a different statement for each
 N, which PostgreSQL's driver prepares anew (it keeps 100 prepared statements per connection) and
-the server parses and plans anew. Padded to a power of two by repeating its last value, a list
-takes one of a few shapes, each prepared once per connection; the repeats change no answer."""
+the server parses and plans anew. On PostgreSQL a list is therefore bound as one array
+(``= ANY(:ids)``: one statement whatever its length, encoded by the driver); elsewhere it is an
+expanding IN, padded to a power of two by repeating its last value, so it takes one of a few
+shapes; the repeats change no answer. Statements using ``one_of`` are built once per dialect."""
 
 from __future__ import annotations
 
-from typing import Iterable, TypeVar
+from typing import Any, Iterable, TypeVar
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
+POSTGRESQL = "postgresql"
 
 
 def shape(count: int) -> int:
@@ -19,3 +26,20 @@ def padded(values: Iterable[T]) -> list[T]:
     """``values`` as a list of ``shape(len(values))`` values, its last value repeated."""
     listed = list(values)
     return listed + listed[-1:] * (shape(len(listed)) - len(listed))
+
+
+def dialect(session: AsyncSession) -> str:
+    """The name of the session's database dialect (``postgresql``, ``sqlite``)."""
+    return session.get_bind().dialect.name
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name`` (pass it through ``bound_list``)."""
+    if dialect_name == POSTGRESQL:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def bound_list(values: Iterable[T], dialect_name: str) -> list[T]:
+    """``values`` as ``one_of`` binds them: as they are on PostgreSQL, else ``padded``."""
+    return list(values) if dialect_name == POSTGRESQL else padded(values)

@@ -7,6 +7,7 @@ processes never hold the same source.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source, UTCDateTime
 from frwatch.store import events as event_store
-from frwatch.store.shapes import padded
+from frwatch.store.shapes import bound_list, dialect, one_of
 from frwatch.sources_config import SourceSpec
 
 SPEC_FIELDS = ("name", "url", "kind", "regulator", "jurisdiction", "language", "enabled")
@@ -164,14 +165,20 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
     return sorted((Lease(*row) for row in rows), key=lambda leased: (leased.next_poll_at, leased.id))
 
 
+@functools.cache
+def _lock_held(dialect_name: str) -> Any:
+    return (select(_SOURCES.c.id).where(one_of(_SOURCES.c.id, "ids", dialect_name),
+                                        _SOURCES.c.lease_owner == bindparam("worker"))
+            .order_by(_SOURCES.c.id).with_for_update())
+
+
 async def lock_held(session: AsyncSession, source_ids: Sequence[str], worker: str) -> set[str]:
     """Lock the rows of ``source_ids`` whose lease ``worker`` still holds (in id order, so two
     writers never deadlock) and return their ids: a lease may have expired and moved on."""
     if not source_ids:
         return set()
-    return set(await session.scalars(select(_SOURCES.c.id)
-                                     .where(_SOURCES.c.id.in_(padded(source_ids)), _SOURCES.c.lease_owner == worker)
-                                     .order_by(_SOURCES.c.id).with_for_update()))
+    name = dialect(session)
+    return set(await session.scalars(_lock_held(name), {"ids": bound_list(source_ids, name), "worker": worker}))
 
 
 @dataclass

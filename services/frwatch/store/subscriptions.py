@@ -6,23 +6,23 @@ integrator's key id sees only its own, so another's id looks like a missing one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import Select, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
 from frwatch.models import Subscription, UTCDateTime
-from frwatch.store.shapes import padded
+from frwatch.store.shapes import bound_list, dialect, one_of
 
 _HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """What sending to a subscription needs: where, and the secrets to sign with."""
+class Endpoint(NamedTuple):
+    """What sending to a subscription needs: where, and the secrets to sign with (a tuple, like
+    ``outbox.Claimed``: a claim builds one per endpoint with room)."""
     id: str
     url: str
     secret: str
@@ -30,13 +30,14 @@ class Endpoint:
     previous_secret_expires_at: datetime | None
 
 
-_columns = Subscription.__table__.c
+_TABLE = Subscription.__table__
+_columns = _TABLE.c
 ENDPOINT_COLUMNS = (_columns.id, _columns.url, _columns.secret, _columns.previous_secret,
                     _columns.previous_secret_expires_at)
 
 
 def endpoint(subscription: Subscription) -> Endpoint:
-    return Endpoint(*(getattr(subscription, column.key) for column in ENDPOINT_COLUMNS))
+    return Endpoint._make(getattr(subscription, column.key) for column in ENDPOINT_COLUMNS)
 
 
 def _scoped(owner: str | None, *, admin: bool) -> Select[Subscription]:
@@ -98,14 +99,19 @@ async def delete(session: AsyncSession, subscription: Subscription) -> None:
     await session.flush()
 
 
+@functools.cache
+def _record_success(dialect_name: str) -> Any:
+    return update(_TABLE).where(one_of(_columns.id, "ids", dialect_name), or_(
+        _columns.consecutive_failures > 0, _columns.failing_since.is_not(None),
+        _columns.circuit_open_until.is_not(None))).values(**_HEALTHY)
+
+
 async def record_success(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
     """Mark endpoints healthy again. Writes (and locks) only rows with a failure history, so the
     usual case, a healthy endpoint answering, costs no row update."""
     if subscription_ids:
-        await session.execute(update(Subscription).where(
-            Subscription.id.in_(padded(subscription_ids)),
-            or_(Subscription.consecutive_failures > 0, Subscription.failing_since.is_not(None),
-                Subscription.circuit_open_until.is_not(None))).values(**_HEALTHY))
+        name = dialect(session)
+        await session.execute(_record_success(name), {"ids": bound_list(subscription_ids, name)})
 
 
 async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> tuple[int, datetime] | None:
