@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -203,10 +204,12 @@ class Outbox(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
-        # a claim reads each endpoint's oldest due rows and counts its rows leased now
-        Index("ix_outbox_subscription_due", "subscription_id", "status", "next_attempt_at", "id"),
-        Index("ix_outbox_subscription_lease", "subscription_id", "lease_until"),
+        # a claim reads each endpoint's oldest due rows and counts its rows leased now. Partial:
+        # delivered rows (the history) never enter them, so they stay the backlog's size
+        *(Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where)) for name, columns, where in (
+            ("ix_outbox_pending", ("subscription_id", "next_attempt_at", "id"), "status = 'pending'"),
+            ("ix_outbox_leased", ("subscription_id", "lease_until"), "lease_until IS NOT NULL"),
+            ("ix_outbox_failed", ("subscription_id",), "status = 'failed'"))),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from frwatch.models import Subscription
+from frwatch.models import Outbox, Subscription
 from frwatch.notify.breaker import THRESHOLD
 from frwatch.store import outbox as store
+from frwatch.store import queries
 from frwatch.store import subscriptions as subscription_store
 from frwatch.timeutil import utcnow
 
@@ -156,3 +158,47 @@ async def test_id_lists_of_any_length_find_their_rows_with_one_statement_on_post
         if s.get_bind().dialect.name == "postgresql":
             assert await s.scalar(text("SELECT count(*) FROM pg_prepared_statements "
                                        "WHERE statement LIKE 'SELECT outbox.id %'")) == 1
+
+
+async def test_subscription_health_counts_each_endpoints_pending_and_failed_messages(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        mixed, idle = await add_endpoint(s, "mixed", start), await add_endpoint(s, "idle", start)
+        ids = await queue(s, mixed, 6, start)
+        await s.execute(update(Outbox).where(Outbox.id.in_(ids[:2])).values(status=store.FAILED))
+        await s.execute(update(Outbox).where(Outbox.id.in_(ids[2:3])).values(status=store.DELIVERED))
+        await queue(s, idle, 1, start)
+        await s.execute(update(Outbox).where(Outbox.subscription_id == idle).values(status=store.DELIVERED))
+    async with sessions() as s:
+        health = {row.subscription.id: (row.pending, row.failed)
+                  for row in await queries.subscription_health(s, None, everyone=True)}
+        assert health == {mixed: (3, 2), idle: (0, 0)}
+        assert (await queries.outbox_backlog(s)).pending == 3
+
+
+async def test_claims_read_the_partial_indexes_whatever_the_values_bound(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The claim's statements name the status they read, so planners use the indexes that hold
+    only pending and leased rows: SQLite never plans with bound values, and PostgreSQL's generic
+    plan (forced here) does not either."""
+    async with sessions() as s:
+        conn = await s.connection()
+        postgres = conn.dialect.name == "postgresql"
+        plans = []
+        for statement in (store._ENDPOINTS_WITH_ROOM, store._claim_lateral() if postgres else store._claim_arms(2)):
+            sql = str(statement.compile(dialect=conn.dialect))
+            if postgres:
+                raw = (await conn.get_raw_connection()).driver_connection
+                await raw.execute("SET plan_cache_mode = force_generic_plan")
+                await raw.execute(f"PREPARE claim_plan AS {sql}")
+                count = len({int(n) for n in re.findall(r"\$(\d+)", sql)})
+                rows = await raw.fetch(f"EXPLAIN EXECUTE claim_plan({', '.join(['NULL'] * count)})")
+                await raw.execute("DEALLOCATE claim_plan")
+                plans.append("\n".join(row[0] for row in rows))
+            else:
+                rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (None,) * sql.count("?"))
+                plans.append("\n".join(str(row[-1]) for row in rows))
+        endpoints_plan, claim_plan = plans
+        assert "ix_outbox_leased" in endpoints_plan and "ix_outbox_pending" in endpoints_plan, endpoints_plan
+        assert "ix_outbox_pending" in claim_plan, claim_plan

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Sequence
 
-from sqlalchemy import Integer, String, and_, bindparam, case, delete, func, insert, or_, select, true, union_all, update
+from sqlalchemy import (ColumnElement, Integer, String, and_, bindparam, case, delete, func, insert, literal_column, or_,
+                        select, true, union_all, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,9 +58,16 @@ _OUTBOX = Outbox.__table__
 _NOW = bindparam("now", type_=UTCDateTime())
 
 
+def status_is(status: str) -> ColumnElement[bool]:
+    """``status = 'status'`` written into the statement, not bound: the partial indexes hold the
+    rows of one status, and a planner uses one only when the statement itself names that status
+    (PostgreSQL's generic plans and SQLite never look at a bound value)."""
+    return _OUTBOX.c.status == literal_column(f"'{status}'")
+
+
 def _claimable() -> Any:
     due = _OUTBOX.c
-    return and_(due.status == PENDING, due.next_attempt_at <= _NOW, or_(due.lease_until.is_(None), due.lease_until < _NOW))
+    return and_(status_is(PENDING), due.next_attempt_at <= _NOW, or_(due.lease_until.is_(None), due.lease_until < _NOW))
 
 
 class Claimed(NamedTuple):

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Event, Item, ItemRevision, Outbox, Source, Subscription
+from frwatch.store import outbox as outbox_store
 
 T = TypeVar("T")
 
@@ -214,7 +215,7 @@ class OutboxBacklog:
 
 async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
     count, oldest = (await session.execute(
-        select(func.count(), func.min(Outbox.created_at)).where(Outbox.status == "pending"))).one()
+        select(func.count(), func.min(Outbox.created_at)).where(outbox_store.status_is(outbox_store.PENDING)))).one()
     return OutboxBacklog(pending=count, oldest_created_at=oldest)
 
 
@@ -245,10 +246,12 @@ async def subscription_health(session: AsyncSession, owner_id: str | None, *,
     subscriptions = list(await session.scalars(query))
     if not subscriptions:
         return []
-    rows = await session.execute(
-        select(Outbox.subscription_id, Outbox.status, func.count())
-        .where(Outbox.subscription_id.in_([s.id for s in subscriptions]), Outbox.status.in_(("pending", "failed")))
-        .group_by(Outbox.subscription_id, Outbox.status))
-    counts = {(sub_id, status): n for sub_id, status, n in rows}
-    return [SubscriptionHealth(s, counts.get((s.id, "pending"), 0), counts.get((s.id, "failed"), 0))
+    counts: dict[tuple[str, str], int] = {}
+    for status in (outbox_store.PENDING, outbox_store.FAILED):  # each status by its own partial index
+        rows = await session.execute(
+            select(Outbox.subscription_id, func.count())
+            .where(Outbox.subscription_id.in_([s.id for s in subscriptions]), outbox_store.status_is(status))
+            .group_by(Outbox.subscription_id))
+        counts.update({(sub_id, status): n for sub_id, n in rows})
+    return [SubscriptionHealth(s, counts.get((s.id, outbox_store.PENDING), 0), counts.get((s.id, outbox_store.FAILED), 0))
             for s in subscriptions]
