@@ -3,8 +3,10 @@
 A settled (delivered or failed) row's versions no longer enter the claim's indexes, so they stay
 the size of the backlog, not of the delivery history, and settling a row writes three index
 entries instead of six. The (status, next_attempt_at) index goes: nothing reads by status alone
-but the pending count, which ix_outbox_pending serves. Replicas of the previous release keep
-working during a rolling update: PostgreSQL plans their bound status with its value (custom
+but the pending count, which ix_outbox_pending serves. A full (subscription_id, created_at)
+index replaces the one on created_at alone: deleting a subscription cascades to its messages (the
+history included), and requeue_range reads them by creation time. Replicas of the previous release
+keep working during a rolling update: PostgreSQL plans their bound status with its value (custom
 plans), which lets it use the partial indexes too.
 
 Revision ID: 0003
@@ -33,14 +35,18 @@ PARTIAL = {  # name → (columns, the rows it holds)
 def upgrade() -> None:
     for name, (columns, where) in PARTIAL.items():
         op.create_index(name, 'outbox', columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+    op.create_index('ix_outbox_subscription_created', 'outbox', ['subscription_id', 'created_at'])
     op.drop_index('ix_outbox_subscription_due', table_name='outbox')
     op.drop_index('ix_outbox_subscription_lease', table_name='outbox')
     op.drop_index('ix_outbox_due', table_name='outbox')
+    op.drop_index('ix_outbox_created_at', table_name='outbox')
 
 
 def downgrade() -> None:
+    op.create_index('ix_outbox_created_at', 'outbox', ['created_at'])
     op.create_index('ix_outbox_due', 'outbox', ['status', 'next_attempt_at'])
     op.create_index('ix_outbox_subscription_lease', 'outbox', ['subscription_id', 'lease_until'])
     op.create_index('ix_outbox_subscription_due', 'outbox', ['subscription_id', 'status', 'next_attempt_at', 'id'])
+    op.drop_index('ix_outbox_subscription_created', table_name='outbox')
     for name in reversed(PARTIAL):
         op.drop_index(name, table_name='outbox')

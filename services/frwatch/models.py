@@ -210,6 +210,9 @@ class Outbox(Base):
             ("ix_outbox_pending", ("subscription_id", "next_attempt_at", "id"), "status = 'pending'"),
             ("ix_outbox_leased", ("subscription_id", "lease_until"), "lease_until IS NOT NULL"),
             ("ix_outbox_failed", ("subscription_id",), "status = 'failed'"))),
+        # every row: deleting a subscription cascades to its messages, and requeue_range reads
+        # a subscription's messages by creation time
+        Index("ix_outbox_subscription_created", "subscription_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -222,7 +225,7 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 

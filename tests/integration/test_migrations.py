@@ -11,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.schema import CreateIndex
 
 from frwatch.db import create_engine
 from frwatch.migrate import alembic_config, head_revision
@@ -74,3 +75,30 @@ def test_schema_state_accepts_head_and_newer_but_not_older() -> None:
     assert schema_state(head_revision()) == "ok"
     assert schema_state("ffffffffffff") == "ok"      # a newer release already migrated (rolling upgrade)
     assert "run frwatch migrate" in schema_state(None)
+
+
+async def test_every_index_is_defined_as_its_model_says(empty_db: str) -> None:
+    """compare_metadata checks names and columns but not a partial index's WHERE: each model index
+    is also created under another name, and the database's own definitions of the two compared."""
+    await asyncio.to_thread(command.upgrade, alembic_config(empty_db), "head")
+    engine = create_engine(empty_db)
+    try:
+        async with engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            definition = text("SELECT pg_get_indexdef(oid) FROM pg_class WHERE relname = :name" if postgres
+                              else "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name")
+            checked = set()
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    assert index.name is not None
+                    model_ddl = str(CreateIndex(index).compile(dialect=conn.dialect))
+                    await conn.execute(text(model_ddl.replace(index.name, "model_copy", 1)))
+                    migrated, model = [await conn.scalar(definition, {"name": name})
+                                       for name in (index.name, "model_copy")]
+                    await conn.execute(text("DROP INDEX model_copy"))
+                    assert migrated is not None, f"{index.name} missing after migrations"
+                    assert " ".join(migrated.replace(index.name, "model_copy", 1).split()) == " ".join(model.split())
+                    checked.add(index.name)
+            assert {"ix_outbox_pending", "ix_outbox_leased", "ix_outbox_failed"} <= checked
+    finally:
+        await engine.dispose()

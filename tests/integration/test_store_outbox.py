@@ -155,6 +155,10 @@ async def test_id_lists_of_any_length_find_their_rows_with_one_statement_on_post
         for size in range(1, 41):
             wanted = ids[:size] + [f"msg_gone{n}" for n in range(size % 3)]
             assert await store.existing_ids(s, wanted) == set(ids[:size])
+        longest = "msg_" + "m" * 36  # as long as an id may be: a longer one is not cut to match it
+        await s.execute(update(Outbox).where(Outbox.id == ids[0]).values(id=longest))
+        assert await store.existing_ids(s, [longest, longest + "x"]) == {longest}
+        assert await store.existing_ids(s, [longest + "x"]) == set()
         if s.get_bind().dialect.name == "postgresql":
             assert await s.scalar(text("SELECT count(*) FROM pg_prepared_statements "
                                        "WHERE statement LIKE 'SELECT outbox.id %'")) == 1
@@ -202,3 +206,26 @@ async def test_claims_read_the_partial_indexes_whatever_the_values_bound(
         endpoints_plan, claim_plan = plans
         assert "ix_outbox_leased" in endpoints_plan and "ix_outbox_pending" in endpoints_plan, endpoints_plan
         assert "ix_outbox_pending" in claim_plan, claim_plan
+
+
+async def test_a_subscriptions_messages_are_found_by_index_history_included(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Deleting a subscription cascades to every message it has (delivered ones too), and
+    requeue_range reads them by creation time: both by an index, never a scan of the outbox."""
+    async with sessions() as s:
+        conn = await s.connection()
+        queries_by_subscription = ["DELETE FROM outbox WHERE subscription_id = {s}",
+                                   "SELECT id FROM outbox WHERE subscription_id = {s} AND created_at >= {t} "
+                                   "AND created_at < {t}"]
+        for query in queries_by_subscription:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql("SET enable_seqscan = off")  # any index that serves wins
+                sql = query.format(s="'sub_x'", t="'2026-01-01T00:00:00Z'")
+                plan = "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+                assert "Seq Scan" not in plan and "ix_outbox_subscription_created" in plan, plan
+            else:
+                sql = query.format(s="?", t="?")
+                rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (None,) * sql.count("?"))
+                plan = "\n".join(str(row[-1]) for row in rows)
+                assert "SEARCH outbox USING" in plan and "INDEX ix_outbox_subscription_created" in plan, plan
+        await conn.rollback()

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import POSTGRESQL, bound_list, dialect, one_of, shape
+from frwatch.store.shapes import POSTGRESQL, array_of, bound_list, dialect, one_of, shape
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -103,7 +103,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
         params.update({f"endpoint_{n}": "" for n in range(arms)})
         for n, (endpoint, slots) in enumerate(endpoints):
             params[f"share_{n}"], params[f"endpoint_{n}"] = slots, endpoint.id
-    rows = (await session.execute(statement, params)).tuples()
+    rows = await session.execute(statement, params)
     by_id = {endpoint.id: endpoint for endpoint, _ in endpoints}
     claimed = sorted(rows, key=lambda row: (row[5], row[0]))  # next_attempt_at, id
     return [Claimed(outbox_id, subscription_id, event_type, payload, attempts, by_id[subscription_id])
@@ -266,7 +266,7 @@ _ATTEMPT_COLUMNS = [column for column in _ATTEMPTS.c if column.name != "id"]
 def _add_attempts_unnested() -> Any:
     """PostgreSQL: the attempts bound as one array per column and unnested into rows, one
     statement for all (an executemany binds and executes once per attempt)."""
-    rows = func.unnest(*(bindparam(column.name, type_=ARRAY(column.type)) for column in _ATTEMPT_COLUMNS)
+    rows = func.unnest(*(bindparam(column.name, type_=array_of(column.type)) for column in _ATTEMPT_COLUMNS)
                        ).table_valued(*(column.name for column in _ATTEMPT_COLUMNS)).render_derived()
     return insert(_ATTEMPTS).from_select([column.name for column in _ATTEMPT_COLUMNS], select(*rows.c))
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TypeVar
 
-from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy import ColumnElement, String, Text, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 POSTGRESQL = "postgresql"
@@ -33,10 +34,16 @@ def dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def array_of(type_: TypeEngine[Any]) -> ARRAY[Any]:
+    """A PostgreSQL array of ``type_``; of unbounded text for strings, because the cast to
+    ``varchar(n)[]`` that a bounded type renders cuts longer values short instead of refusing them."""
+    return ARRAY(Text() if isinstance(type_, String) else type_)
+
+
 def one_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
     """``column`` is one of the list bound as ``name`` (pass it through ``bound_list``)."""
     if dialect_name == POSTGRESQL:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=array_of(column.type)))
     return column.in_(bindparam(name, expanding=True))
 
 
