@@ -329,6 +329,8 @@ class Deliverer:
         for index, finished in enumerate(batch):
             by_endpoint[finished.row.subscription_id].append(index)
         healthy = [sub for sub, indexes in by_endpoint.items() if all(batch[i].result.ok for i in indexes)]
+        if len(healthy) < len(by_endpoint):  # endpoints updated one by one below: locked first, in id order
+            await subscription_store.lock(session, sorted(by_endpoint))
         await subscription_store.record_success(session, sorted(healthy))
         disabled = []
         for subscription_id in sorted(set(by_endpoint) - set(healthy)):

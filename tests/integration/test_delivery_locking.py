@@ -1,0 +1,75 @@
+"""Recording attempts locks endpoints in id order (PostgreSQL: SQLite has one writer at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator
+
+import pytest
+from sqlalchemy import text, update
+
+from frwatch.models import Subscription
+from frwatch.notify.deliver import AttemptResult
+from frwatch.notify.worker import Deliverer, Finished
+from frwatch.runtime import Runtime, open_runtime
+from frwatch.store import outbox as outbox_store
+from frwatch.store import subscriptions as subscription_store
+from tests.conftest import make_settings, truncate_all
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def pg_runtime(pg_database: str) -> AsyncIterator[Runtime]:
+    await truncate_all(pg_database)
+    async with open_runtime(make_settings(pg_database)) as rt:
+        yield rt
+
+
+async def test_a_batch_with_a_failure_locks_its_endpoints_in_id_order(pg_runtime: Runtime) -> None:
+    """A batch where the higher endpoint answered (and had failed before: its health row is
+    cleared) and the lower one failed. Recording it must take the lower endpoint's lock first:
+    holding the higher one while waiting for the lower is how two replicas recording opposite
+    outcomes deadlock."""
+    rt, now = pg_runtime, pg_runtime.clock()
+    async with rt.sessions() as s, s.begin():
+        low, high = sorted([(await subscription_store.create(
+            s, owner_id=None, secret="whsec_" + "A" * 44, now=now, url=f"https://{name}.example/hook",
+            description="", enabled=True, event_types=[], filters={})).id for name in ("a", "b")])
+        await s.execute(update(Subscription).where(Subscription.id == high).values(consecutive_failures=1))
+        rows = [outbox_store.add(s, subscription_id=sub, event_id=None, event_type="ping", payload="{}", now=now,
+                                 lease_owner=rt.worker, lease_until=now + rt.settings.lease_duration)
+                for sub in (low, high)]
+    endpoints = {sub.id: subscription_store.endpoint(sub) for sub in [
+        await _get(rt, low), await _get(rt, high)]}
+    loop = asyncio.get_running_loop()
+    batch = [Finished(outbox_store.Claimed(row.id, row.subscription_id, "ping", "{}", 0, endpoints[row.subscription_id]),
+                      AttemptResult(500 if row.subscription_id == low else 200, 1.0, error="HTTP 500"
+                                    if row.subscription_id == low else None), now, loop.create_future())
+             for row in rows]
+    async with rt.engine.connect() as holder, rt.engine.connect() as probe:
+        await holder.begin()
+        await holder.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE"), {"id": low})
+        recording = asyncio.create_task(Deliverer(rt)._record(batch))
+        for _ in range(100):  # until the recording waits for the lower endpoint's lock
+            waiting = await probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                              "AND wait_event_type = 'Lock'"))
+            await probe.rollback()
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the recording never waited for the lower endpoint"
+        await probe.begin()
+        locked = await probe.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                                     {"id": high})
+        assert locked.all() == [(high,)], "the higher endpoint was locked while waiting for the lower"
+        await probe.rollback()
+        await holder.rollback()
+        assert await recording == ["retry", "delivered"]
+
+
+async def _get(rt: Runtime, subscription_id: str) -> Subscription:
+    async with rt.sessions() as s:
+        subscription = await subscription_store.get(s, subscription_id, owner=None, admin=True)
+        assert subscription is not None
+        return subscription
