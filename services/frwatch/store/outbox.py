@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import POSTGRESQL, array_of, bound_list, dialect, one_of, shape
+from frwatch.store.shapes import POSTGRESQL, array_of, dialect, one_of, shape, with_ids
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -186,7 +186,7 @@ def _claim_lateral() -> Any:
 @functools.cache
 def _lock_leased(dialect_name: str) -> Any:
     due = _OUTBOX.c
-    return (select(due.id, due.attempts).where(one_of(due.id, "ids", dialect_name), due.lease_owner == bindparam("worker"))
+    return (select(due.id, due.attempts).where(one_of(due.id, dialect_name), due.lease_owner == bindparam("worker"))
             .order_by(due.id).with_for_update())
 
 
@@ -195,28 +195,26 @@ async def lock_leased(session: AsyncSession, outbox_ids: Sequence[str], worker: 
     id order: their attempts so far, by id."""
     if not outbox_ids:
         return {}
-    name = dialect(session)
-    rows = await session.execute(_lock_leased(name), {"ids": bound_list(outbox_ids, name), "worker": worker})
+    rows = await session.execute(*with_ids(session, _lock_leased, outbox_ids, worker=worker))
     return {outbox_id: attempts for outbox_id, attempts in rows}
 
 
 @functools.cache
 def _existing_ids(dialect_name: str) -> Any:
-    return select(_OUTBOX.c.id).where(one_of(_OUTBOX.c.id, "ids", dialect_name))
+    return select(_OUTBOX.c.id).where(one_of(_OUTBOX.c.id, dialect_name))
 
 
 async def existing_ids(session: AsyncSession, outbox_ids: Sequence[str]) -> set[str]:
     """Which of these rows still exist (a row goes with its subscription)."""
     if not outbox_ids:
         return set()
-    name = dialect(session)
-    return set(await session.scalars(_existing_ids(name), {"ids": bound_list(outbox_ids, name)}))
+    return set(await session.scalars(*with_ids(session, _existing_ids, outbox_ids)))
 
 
 @functools.cache
 def _settle_delivered(dialect_name: str) -> Any:
     due = _OUTBOX.c
-    return (update(_OUTBOX).where(one_of(due.id, "ids", dialect_name), due.lease_owner == bindparam("worker"))
+    return (update(_OUTBOX).where(one_of(due.id, dialect_name), due.lease_owner == bindparam("worker"))
             .values(status=DELIVERED, attempts=due.attempts + 1, delivered_at=_NOW, last_error=None, lease_owner=None,
                     lease_until=None).returning(due.id))
 
@@ -226,9 +224,7 @@ async def settle_delivered(session: AsyncSession, outbox_ids: Sequence[str], wor
     back); returns their ids."""
     if not outbox_ids:
         return set()
-    name = dialect(session)
-    return set(await session.scalars(_settle_delivered(name),
-                                      {"ids": bound_list(outbox_ids, name), "worker": worker, "now": now}))
+    return set(await session.scalars(*with_ids(session, _settle_delivered, outbox_ids, worker=worker, now=now)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,16 @@ shapes; the repeats change no answer. Statements using ``one_of`` are built once
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
-from sqlalchemy import ColumnElement, String, Text, any_, bindparam
+from sqlalchemy import ColumnElement, Executable, String, Text, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 POSTGRESQL = "postgresql"
+IDS = "ids"  # the parameter one_of binds its list as
 
 
 def shape(count: int) -> int:
@@ -40,13 +41,21 @@ def array_of(type_: TypeEngine[Any]) -> ARRAY[Any]:
     return ARRAY(Text() if isinstance(type_, String) else type_)
 
 
-def one_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
-    """``column`` is one of the list bound as ``name`` (pass it through ``bound_list``)."""
+def one_of(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``IDS`` (see ``with_ids``)."""
     if dialect_name == POSTGRESQL:
-        return column == any_(bindparam(name, type_=array_of(column.type)))
-    return column.in_(bindparam(name, expanding=True))
+        return column == any_(bindparam(IDS, type_=array_of(column.type)))
+    return column.in_(bindparam(IDS, expanding=True))
 
 
 def bound_list(values: Iterable[T], dialect_name: str) -> list[T]:
     """``values`` as ``one_of`` binds them: as they are on PostgreSQL, else ``padded``."""
     return list(values) if dialect_name == POSTGRESQL else padded(values)
+
+
+def with_ids(session: AsyncSession, build: Callable[[str], Executable], ids: Iterable[Any],
+             **params: Any) -> tuple[Executable, dict[str, Any]]:
+    """The statement ``build`` makes (once) for the session's dialect, and its parameters with
+    ``ids`` bound for its ``one_of``: ``session.execute(*with_ids(session, build, ids, ...))``."""
+    name = dialect(session)
+    return build(name), {IDS: bound_list(ids, name), **params}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
 from frwatch.models import Subscription, UTCDateTime
-from frwatch.store.shapes import bound_list, dialect, one_of
+from frwatch.store.shapes import one_of, with_ids
 
 _HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
 
@@ -101,20 +101,19 @@ async def delete(session: AsyncSession, subscription: Subscription) -> None:
 
 @functools.cache
 def _lock(dialect_name: str) -> Any:
-    return select(_columns.id).where(one_of(_columns.id, "ids", dialect_name)).order_by(_columns.id).with_for_update()
+    return select(_columns.id).where(one_of(_columns.id, dialect_name)).order_by(_columns.id).with_for_update()
 
 
 async def lock(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
     """Lock these endpoints' rows in id order. A transaction that updates several endpoints one
     by one locks them all first, so two replicas never each hold one the other waits for."""
     if subscription_ids:
-        name = dialect(session)
-        await session.execute(_lock(name), {"ids": bound_list(subscription_ids, name)})
+        await session.execute(*with_ids(session, _lock, subscription_ids))
 
 
 @functools.cache
 def _record_success(dialect_name: str) -> Any:
-    with_history = (select(_columns.id).where(one_of(_columns.id, "ids", dialect_name), or_(
+    with_history = (select(_columns.id).where(one_of(_columns.id, dialect_name), or_(
         _columns.consecutive_failures > 0, _columns.failing_since.is_not(None),
         _columns.circuit_open_until.is_not(None))).order_by(_columns.id).with_for_update())
     return update(_TABLE).where(_columns.id.in_(with_history.scalar_subquery())).values(**_HEALTHY)
@@ -124,8 +123,7 @@ async def record_success(session: AsyncSession, subscription_ids: Sequence[str])
     """Mark endpoints healthy again. Writes (and locks, in id order) only rows with a failure
     history, so the usual case, a healthy endpoint answering, costs no row update."""
     if subscription_ids:
-        name = dialect(session)
-        await session.execute(_record_success(name), {"ids": bound_list(subscription_ids, name)})
+        await session.execute(*with_ids(session, _record_success, subscription_ids))
 
 
 async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> tuple[int, datetime] | None:
