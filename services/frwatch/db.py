@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from frwatch.errors import ConfigError
@@ -14,6 +16,11 @@ SQLITE_BUSY_TIMEOUT_S = 30
 DEFAULT_POOL_SIZE = 10
 MAX_OVERFLOW = 10
 SQLITE_MIN = (3, 35, 0)  # UPDATE … RETURNING (leases, claims) and MATERIALIZED common table expressions
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL's deadlock detected, serialization failure
+TRANSACTION_ATTEMPTS = 3
+
+log = logging.getLogger("frwatch.db")
+T = TypeVar("T")
 
 
 def pool_size_for(fetch_concurrency: int, webhook_concurrency: int) -> int:
@@ -58,3 +65,27 @@ def _unicode_lower(value: object) -> object:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction to break a deadlock (or a serialization conflict)
+    between it and another one: running it again is the remedy its manual prescribes."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
+async def in_transaction(sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]],
+                         *, attempts: int = TRANSACTION_ATTEMPTS) -> T:
+    """``work(session)`` in one transaction, committed; run again in a new one (up to ``attempts``
+    in all) when PostgreSQL aborted it in a conflict with another. For transactions that lock rows
+    of several tables, whose order other writers cannot all share (a subscription deleted while its
+    messages' attempts are recorded). ``work`` must be safe to run again after a rollback."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except DBAPIError as exc:
+            if attempt == attempts or not is_conflict(exc):
+                raise
+            log.warning("transaction aborted in a conflict with another; running it again",
+                        extra={"attempt": attempt, "sqlstate": getattr(exc.orig, "sqlstate", None)})
+    raise AssertionError("unreachable: the last attempt returned or raised")

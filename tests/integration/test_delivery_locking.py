@@ -6,9 +6,10 @@ import asyncio
 from typing import AsyncIterator
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
-from frwatch.models import Subscription
+from frwatch.models import DeliveryAttempt, Outbox, Subscription
 from frwatch.notify.deliver import AttemptResult
 from frwatch.notify.worker import Deliverer, Finished
 from frwatch.runtime import Runtime, open_runtime
@@ -66,6 +67,58 @@ async def test_a_batch_with_a_failure_locks_its_endpoints_in_id_order(pg_runtime
         await probe.rollback()
         await holder.rollback()
         assert await recording == ["retry", "delivered"]
+
+
+async def test_recording_survives_a_subscription_deleted_meanwhile(pg_runtime: Runtime) -> None:
+    """A subscription deleted while a batch with its failed attempt is being recorded. The
+    deletion locks the subscription, then its messages; the recording holds the message and
+    then needs the subscription's health row. PostgreSQL breaks that deadlock by aborting one:
+    either is done again, so the other endpoint's delivery is still recorded (not sent again when
+    its lease expires) and the subscription is still deleted."""
+    rt, now = pg_runtime, pg_runtime.clock()
+    async with rt.sessions() as s, s.begin():
+        doomed, other = [(await subscription_store.create(
+            s, owner_id=None, secret="whsec_" + "A" * 44, now=now, url=f"https://{name}.example/hook",
+            description="", enabled=True, event_types=[], filters={})).id for name in ("a", "b")]
+        rows = [outbox_store.add(s, subscription_id=sub, event_id=None, event_type="ping", payload="{}", now=now,
+                                 lease_owner=rt.worker, lease_until=now + rt.settings.lease_duration)
+                for sub in (doomed, other)]
+    endpoints = {sub: subscription_store.endpoint(await _get(rt, sub)) for sub in (doomed, other)}
+    loop = asyncio.get_running_loop()
+    batch = [Finished(outbox_store.Claimed(row.id, row.subscription_id, "ping", "{}", 0, endpoints[row.subscription_id]),
+                      AttemptResult(500, 1.0, error="HTTP 500") if row.subscription_id == doomed
+                      else AttemptResult(200, 1.0), now, loop.create_future())
+             for row in rows]
+    async with rt.engine.connect() as deleting, rt.engine.connect() as probe:
+        await deleting.begin()  # as DELETE does: the subscription's row first, then (cascading) its messages
+        await deleting.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE"), {"id": doomed})
+        recording = asyncio.create_task(Deliverer(rt)._record(batch))
+        for _ in range(100):  # until the recording holds the messages and waits for the subscription
+            waiting = await probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                              "AND wait_event_type = 'Lock'"))
+            await probe.rollback()
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the recording never waited for the subscription"
+        try:
+            await deleting.execute(text("DELETE FROM subscriptions WHERE id = :id"), {"id": doomed})
+            await deleting.commit()
+        except DBAPIError:  # this transaction was the one aborted: the API deletes again
+            await deleting.rollback()
+            await _delete(rt, doomed)
+        outcomes = await recording
+    assert outcomes == ["gone", "delivered"] or outcomes == ["retry", "delivered"]
+    async with rt.sessions() as s:
+        assert await s.get(Subscription, doomed) is None
+        assert (await s.get(Outbox, rows[1].id)).status == "delivered"
+        assert await s.scalar(select(func.count()).select_from(DeliveryAttempt)
+                              .where(DeliveryAttempt.outbox_id == rows[1].id)) == 1
+
+
+async def _delete(rt: Runtime, subscription_id: str) -> None:
+    async with rt.sessions() as s, s.begin():
+        await subscription_store.delete(s, await _get(rt, subscription_id))
 
 
 async def _get(rt: Runtime, subscription_id: str) -> Subscription:

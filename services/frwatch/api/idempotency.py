@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.api.auth import Principal
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
+from frwatch.db import in_transaction
 from frwatch.models import IdempotencyRecord
 from frwatch.store import idempotency as idempotency_store
 
@@ -42,31 +43,34 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> web.Response:
 
 
 async def respond(request: web.Request, principal: Principal, body: Any, work: Work) -> web.Response:
-    """Run ``work`` in one transaction and answer with its (status, JSON); with an
-    Idempotency-Key, replay the stored answer instead when this request was already made."""
+    """Run ``work`` in one transaction (again when aborted in a deadlock: ``in_transaction``) and
+    answer with its (status, JSON); with an Idempotency-Key, replay the stored answer instead
+    when this request was already made."""
     rt = request.app[RUNTIME]
     key = request.headers.get(HEADER)
     if key is None:
-        async with rt.sessions() as session, session.begin():
-            status, payload = await work(session)
+        status, payload = await in_transaction(rt.sessions, work)
         return web.json_response(payload, status=status)
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise Problem(400, f"{HEADER}: must be 1 to {MAX_KEY_LENGTH} characters", field=HEADER)
     request_hash = fingerprint(request, body)
     now = rt.clock()
+
+    async def work_once(session: AsyncSession) -> web.Response:
+        record = await idempotency_store.get(session, principal.owner, key, newer_than=now - KEY_TTL)
+        if record is not None:
+            return _replay(record, request_hash)
+        status, payload = await work(session)
+        text = json.dumps(payload)
+        idempotency_store.add(session, owner=principal.owner, key=key, request_hash=request_hash,
+                              status=status, body=text, now=now)
+        return web.Response(status=status, text=text, content_type="application/json")
+
     try:
-        async with rt.sessions() as session, session.begin():
-            record = await idempotency_store.get(session, principal.owner, key, newer_than=now - KEY_TTL)
-            if record is not None:
-                return _replay(record, request_hash)
-            status, payload = await work(session)
-            text = json.dumps(payload)
-            idempotency_store.add(session, owner=principal.owner, key=key, request_hash=request_hash,
-                                  status=status, body=text, now=now)
+        return await in_transaction(rt.sessions, work_once)
     except IntegrityError:  # the same key committed by a concurrent request first
         async with rt.sessions() as session:
             record = await idempotency_store.get(session, principal.owner, key, newer_than=now - KEY_TTL)
         if record is None:
             raise Problem(409, f"a request with this {HEADER} is in progress; retry") from None
         return _replay(record, request_hash)
-    return web.Response(status=status, text=text, content_type="application/json")

@@ -19,6 +19,7 @@ from frwatch.api.problems import Problem
 from frwatch.api.query import ACTION_TYPES, PAGE_PARAMS, parse_limit, refuse_unknown, single
 from frwatch.api.validation import (Field, boolean, invalid, list_of, number, obj, one_of, read_json,
                                     resolved_public_url, string, validate)
+from frwatch.db import in_transaction
 from frwatch.models import Subscription
 from frwatch.notify.matching import EVENT_TYPES
 from frwatch.notify.payload import iso
@@ -138,8 +139,11 @@ async def patch(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    async with request.app[RUNTIME].sessions() as session, session.begin():
+
+    async def work(session: AsyncSession) -> None:
         await subscription_store.delete(session, await owned(session, principal, request.match_info["id"]))
+
+    await in_transaction(request.app[RUNTIME].sessions, work)  # again if aborted in a deadlock with delivery
     return web.Response(status=204)
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from frwatch import metrics
+from frwatch.db import in_transaction
 from frwatch.models import Subscription
 from frwatch.notify import breaker
 from frwatch.notify.backoff import retry_delay
@@ -281,9 +282,12 @@ class Deliverer:
         """Store the attempts, settle the messages and the endpoints' health in one transaction.
         Returns each attempt's outcome: delivered, retry, failed, disabled (the endpoint), lease_lost
         or gone. Only rows this worker still holds are settled (the failed ones locked in id order,
-        to read their attempt counts)."""
+        to read their attempt counts). Run again when PostgreSQL aborts it in a deadlock (with a
+        subscription being deleted, which locks the subscription before its messages): a batch
+        left unrecorded would be sent again to every endpoint in it once the leases expire."""
         now, worker = self.rt.clock(), self.rt.worker
-        async with self.rt.sessions() as session, session.begin():
+
+        async def record(session: AsyncSession) -> tuple[set[str], set[str], dict[str, Settlement], list[int]]:
             delivered = await outbox_store.settle_delivered(
                 session, [finished.row.id for finished in batch if finished.result.ok], worker, now)
             failed = await outbox_store.lock_leased(
@@ -296,9 +300,13 @@ class Deliverer:
                 session, [finished.row.id for finished in batch if finished.row.id not in held])
             kept = [index for index, finished in enumerate(batch) if finished.row.id in present]
             await outbox_store.add_attempts(session, [_attempt_values(batch[index]) for index in kept])
-            outcomes = [self._outcome(finished, present, delivered, settlements) for finished in batch]
-            for index in await self._record_health(session, [batch[index] for index in kept], now):
-                outcomes[kept[index]] = "disabled"
+            disabled = await self._record_health(session, [batch[index] for index in kept], now)
+            return present, delivered, settlements, [kept[index] for index in disabled]
+
+        present, delivered, settlements, disabled = await in_transaction(self.rt.sessions, record)
+        outcomes = [self._outcome(finished, present, delivered, settlements) for finished in batch]
+        for index in disabled:
+            outcomes[index] = "disabled"
         return outcomes
 
     def _settlement(self, finished: Finished, attempts: int) -> Settlement:
