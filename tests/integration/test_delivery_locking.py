@@ -116,6 +116,23 @@ async def test_recording_survives_a_subscription_deleted_meanwhile(pg_runtime: R
                               .where(DeliveryAttempt.outbox_id == rows[1].id)) == 1
 
 
+async def test_a_message_is_queued_while_its_endpoint_health_is_locked(pg_runtime: Runtime) -> None:
+    """Recording holds endpoints' health rows until it commits; the pipeline queueing a message
+    for one of them meanwhile (its foreign key locks the subscription's key) does not wait."""
+    rt, now = pg_runtime, pg_runtime.clock()
+    async with rt.sessions() as s, s.begin():
+        subscription_id = (await subscription_store.create(
+            s, owner_id=None, secret="whsec_" + "A" * 44, now=now, url="https://a.example/hook",
+            description="", enabled=True, event_types=[], filters={})).id
+    async with rt.sessions() as recording, recording.begin():
+        await subscription_store.lock(recording, [subscription_id])
+        async with rt.sessions() as queueing, queueing.begin():
+            await queueing.execute(text("SET LOCAL lock_timeout = '2s'"))
+            outbox_store.add(queueing, subscription_id=subscription_id, event_id=None, event_type="ping",
+                             payload="{}", now=now)
+            await queueing.flush()
+
+
 async def _delete(rt: Runtime, subscription_id: str) -> None:
     async with rt.sessions() as s, s.begin():
         await subscription_store.delete(s, await _get(rt, subscription_id))

@@ -101,12 +101,15 @@ async def delete(session: AsyncSession, subscription: Subscription) -> None:
 
 @functools.cache
 def _lock(dialect_name: str) -> Any:
-    return select(_columns.id).where(one_of(_columns.id, dialect_name)).order_by(_columns.id).with_for_update()
+    return (select(_columns.id).where(one_of(_columns.id, dialect_name)).order_by(_columns.id)
+            .with_for_update(key_share=True))
 
 
 async def lock(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
     """Lock these endpoints' rows in id order. A transaction that updates several endpoints one
-    by one locks them all first, so two replicas never each hold one the other waits for."""
+    by one locks them all first, so two replicas never each hold one the other waits for.
+    The lock is PostgreSQL's FOR NO KEY UPDATE (health columns only change): a message queued
+    meanwhile for one of them (its foreign key takes KEY SHARE) does not wait for it."""
     if subscription_ids:
         await session.execute(*with_ids(session, _lock, subscription_ids))
 
@@ -115,7 +118,7 @@ async def lock(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
 def _record_success(dialect_name: str) -> Any:
     with_history = (select(_columns.id).where(one_of(_columns.id, dialect_name), or_(
         _columns.consecutive_failures > 0, _columns.failing_since.is_not(None),
-        _columns.circuit_open_until.is_not(None))).order_by(_columns.id).with_for_update())
+        _columns.circuit_open_until.is_not(None))).order_by(_columns.id).with_for_update(key_share=True))
     return update(_TABLE).where(_columns.id.in_(with_history.scalar_subquery())).values(**_HEALTHY)
 
 
