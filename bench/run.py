@@ -10,8 +10,10 @@ the ``Deliverer``, the ``Worker``'s scheduler) over a fresh SQLite file and a sc
 database (created, migrated, dropped at the end; ``FRWATCH_BENCH_PG_URL``, default
 postgresql+asyncpg://postgres@127.0.0.1:5432/test names the server). Each figure is printed beside
 a baseline measured in the same run on the same farm: a bare aiohttp GET/POST loop (what this
-machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url)`` loop. The last
-line printed is one JSON object with every figure and ratio.
+machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url)`` loop. The
+ratios with a target use the bare loop run right beside the figure on the same backend (before
+each 304 cycle; before and after the delivery drain), because a shared host's speed drifts by
+up to 2 × within minutes. The last line printed is one JSON object with every figure and ratio.
 
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
@@ -107,6 +109,7 @@ QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, e
                e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
 BACKEND_TAGS = {"sqlite": "SQLite", "postgres": "PG"}  # the backends, and their tag in the printed tables
+BASELINE_KEYS = ("bare_get_304_per_s", "bare_post_per_s")  # baselines a backend runs beside its figure
 REPEATS = 3  # runs of the short figures (304 cycle, its bare GET baseline); their median is reported
 
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
@@ -370,16 +373,23 @@ async def bench_poll(rt: Runtime, farm: FarmProcess, cfg: Config) -> dict[str, A
     out["ingest_new_items"] = new
     log(f"first cycle: {polled} sources, {new} new items in {elapsed:.2f}s")
 
-    rates, meter = [], CpuMeter(farm)
-    for _ in range(REPEATS):  # a 304 cycle lasts a fraction of a second: the median of a few
+    urls, etags_by_feed = [farm.feed_url(n) for n in range(cfg.feeds)], farm.etags()
+    etags = [etags_by_feed[n] for n in range(cfg.feeds)]
+    rates, bare_rates, meter, bare_meter = [], [], CpuMeter(farm), CpuMeter(farm)
+    for _ in range(REPEATS):  # a 304 cycle lasts a fraction of a second: the median of a few, each
+        with bare_meter.counting():  # beside the bare GET loop run just before it (the host's speed drifts)
+            bare_rates.append((await bare_get(urls, cfg.concurrency, etags))[0])
         await make_all_due(rt)
         with meter.counting():
             elapsed, outcomes, new, polled = await timed_poll(rt)
         assert outcomes.get("not_modified") == cfg.feeds, outcomes
         rates.append(polled / elapsed)
     out["poll_304_sources_per_s"], out["poll_304_sources_per_s_runs"] = statistics.median(rates), rates
+    out["bare_get_304_per_s"], out["bare_get_304_per_s_runs"] = statistics.median(bare_rates), bare_rates
     out["cpu_us_per_poll_304"] = meter.per_op(REPEATS * cfg.feeds)
-    log(f"304 cycles: {polled} sources, {', '.join(f'{rate:.0f}' for rate in rates)} sources/s")
+    out["cpu_us_per_bare_get_304"] = bare_meter.per_op(REPEATS * cfg.feeds)
+    log(f"304 cycles: {polled} sources, {', '.join(f'{rate:.0f}' for rate in rates)} sources/s; bare GET "
+        f"beside them {', '.join(f'{rate:.0f}' for rate in bare_rates)}/s")
 
     farm.ctl("/_ctl/publish", {"feeds": None, "per_feed": cfg.new_per_feed})
     await make_all_due(rt)
@@ -437,9 +447,13 @@ async def seed_events(rt: Runtime, count: int) -> int:
 
 
 async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The deliverer draining the outbox, between two runs of the bare POST loop (same endpoints,
+    one of the run's webhook bodies) whose mean is its baseline: the host's speed drifts."""
     subs = await add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
     written = await seed_events(rt, cfg.delivery_events)
-    farm.ctl("/_ctl/reset", {})
+    async with rt.sessions() as session:
+        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+    before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
     deliverer, meter = Deliverer(rt), CpuMeter(farm)
     await deliverer.start()
     try:
@@ -455,9 +469,14 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
     assert made == written == delivered == len(arrivals), (made, written, delivered, len(arrivals))
     log(f"delivery: {delivered} webhooks to {cfg.endpoints} endpoints in {elapsed:.2f}s")
     body_sizes = [row[5] for row in arrivals]
+    farm.ctl("/_ctl/reset", {})
+    after = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
     return {"delivery_webhooks_per_s": delivered / elapsed, "delivery_webhooks": delivered,
             "delivery_body_bytes_mean": statistics.fmean(body_sizes),
-            "cpu_us_per_webhook": meter.per_op(delivered)}, subs
+            "cpu_us_per_webhook": meter.per_op(delivered),
+            "bare_post_per_s": statistics.fmean([before[0], after[0]]), "bare_post_per_s_runs": [before[0], after[0]],
+            "cpu_us_per_bare_post": {part: round(statistics.fmean([before[1][part], after[1][part]]), 1)
+                                     for part in before[1]}}, subs
 
 
 def verify_signature(secret: str, headers_id: str, timestamp: str, body: str, signature: str) -> bool:
@@ -631,10 +650,10 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     return out
 
 
-async def bench_bare_post(farm: FarmProcess, cfg: Config, webhook_concurrency: int) -> dict[str, Any]:
-    """The bare POST loop to the same K endpoints with a real webhook body of the run."""
-    rows = farm.ctl("/_ctl/arrivals?bodies=1")["arrivals"]
-    body = rows[0][5].encode() if rows else b"{}" * 600
+async def bench_bare_post(farm: FarmProcess, cfg: Config, body: bytes,
+                          webhook_concurrency: int) -> tuple[float, dict[str, float]]:
+    """The bare POST loop to the K endpoints: POSTs/s and the CPU per POST (the farm's record is
+    cleared afterwards)."""
     count = max(cfg.endpoints * cfg.delivery_events, 2000)
     urls = [farm.hook_url(n % cfg.endpoints) for n in range(count)]
     meter = CpuMeter(farm)
@@ -642,7 +661,7 @@ async def bench_bare_post(farm: FarmProcess, cfg: Config, webhook_concurrency: i
         rate = await bare_post(urls, body, webhook_concurrency)
     farm.ctl("/_ctl/reset", {})
     log(f"bare POST: {rate:.0f}/s")
-    return {"bare_post_per_s": rate, "cpu_us_per_bare_post": meter.per_op(len(urls))}
+    return rate, meter.per_op(len(urls))
 
 
 def machine() -> dict[str, Any]:
@@ -705,7 +724,9 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
             if key in figures:
                 value = figures[key]
                 shown_target = target(ratio_key, r.get(ratio_key)) or target(key, value)
-                rows.append((f"[{tag}] {label}", fmt(value), base_label, fmt(base.get(base_key)),
+                if base_key in figures:
+                    base_label += ", run beside it"
+                rows.append((f"[{tag}] {label}", fmt(value), base_label, fmt(figures.get(base_key, base.get(base_key))),
                              fmt(r.get(ratio_key), 2), shown_target))
         if "e2e_p99_s" in figures:
             rows.append((f"[{tag}] e2e latency p50 / p99 s", f"{fmt(figures['e2e_p50_s'], 2)} / "
@@ -720,6 +741,8 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
 
 
 def compute_ratios(results: dict[str, Any]) -> None:
+    """Each figure over its baseline: the one a backend ran beside the figure (bare GET 304,
+    bare POST) when there is one, else the run's."""
     base = results["baselines"]
     ratios: dict[str, Any] = {}
     cls = results.get("classify", {})
@@ -729,15 +752,17 @@ def compute_ratios(results: dict[str, Any]) -> None:
         f = results.get(backend)
         if not f:
             continue
+        baseline = {**base, **{key: value for key, value in f.items() if key in BASELINE_KEYS}}
         ratios[backend] = {
-            "ratio_poll_304_vs_bare_get": ratio(f.get("poll_304_sources_per_s"), base.get("bare_get_304_per_s")),
+            "ratio_poll_304_vs_bare_get": ratio(f.get("poll_304_sources_per_s"), baseline.get("bare_get_304_per_s")),
             "ratio_poll_304_vs_naive": ratio(f.get("poll_304_sources_per_s"),
-                                             base.get("naive_feedparser_304_sources_per_s")),
-            "ratio_poll_200_vs_bare_get": ratio(f.get("poll_200_sources_per_s"), base.get("bare_get_200_per_s")),
+                                             baseline.get("naive_feedparser_304_sources_per_s")),
+            "ratio_poll_200_vs_bare_get": ratio(f.get("poll_200_sources_per_s"), baseline.get("bare_get_200_per_s")),
             "ratio_poll_200_vs_naive": ratio(f.get("poll_200_sources_per_s"),
-                                             base.get("naive_feedparser_200_sources_per_s")),
-            "ratio_ingest_vs_naive": ratio(f.get("ingest_new_items_per_s"), base.get("naive_feedparser_items_per_s")),
-            "ratio_delivery_vs_bare_post": ratio(f.get("delivery_webhooks_per_s"), base.get("bare_post_per_s")),
+                                             baseline.get("naive_feedparser_200_sources_per_s")),
+            "ratio_ingest_vs_naive": ratio(f.get("ingest_new_items_per_s"),
+                                           baseline.get("naive_feedparser_items_per_s")),
+            "ratio_delivery_vs_bare_post": ratio(f.get("delivery_webhooks_per_s"), baseline.get("bare_post_per_s")),
         }
     results["ratios"] = ratios
 
@@ -761,13 +786,14 @@ def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 
 def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
-    """Rows of the CPU table: the bare loops, then frwatch's poll and delivery per backend."""
-    spec = [("bare GET (304)", results["baselines"].get("cpu_us_per_bare_get_304"))]
-    spec += [(f"[{tag}] poll 304 cycle, per source", results.get(backend, {}).get("cpu_us_per_poll_304"))
-             for backend, tag in BACKEND_TAGS.items()]
-    spec.append(("bare POST", results["baselines"].get("cpu_us_per_bare_post")))
-    spec += [(f"[{tag}] delivery, per webhook", results.get(backend, {}).get("cpu_us_per_webhook"))
-             for backend, tag in BACKEND_TAGS.items()]
+    """Rows of the CPU table: per backend, each bare loop beside frwatch's figure it was run with."""
+    spec = [("bare GET (304), at the start", results["baselines"].get("cpu_us_per_bare_get_304"))]
+    for backend, tag in BACKEND_TAGS.items():
+        figures = results.get(backend, {})
+        spec += [(f"[{tag}] bare GET (304), beside the cycles", figures.get("cpu_us_per_bare_get_304")),
+                 (f"[{tag}] poll 304 cycle, per source", figures.get("cpu_us_per_poll_304")),
+                 (f"[{tag}] bare POST, beside delivery", figures.get("cpu_us_per_bare_post")),
+                 (f"[{tag}] delivery, per webhook", figures.get("cpu_us_per_webhook"))]
     return [(label, f"{cpu['own']:,.0f}", f"{cpu['farm']:,.0f}", f"{cpu['postgres']:,.0f}", f"{cpu['total']:,.0f}")
             for label, cpu in spec if cpu]
 
@@ -806,9 +832,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"— {backend} —")
             with scratch_database(backend, workdir) as url:
                 results[backend] = asyncio.run(bench_backend(url, farm, cfg, only))
-                if "baselines" in only and "delivery" in only and "bare_post_per_s" not in results["baselines"]:
-                    webhook_concurrency = bench_settings(url, cfg).webhook_concurrency
-                    results["baselines"].update(asyncio.run(bench_bare_post(farm, cfg, webhook_concurrency)))
                 if "rss" in only:
                     results[backend].update(run_rss_child(url, farm, cfg))
     finally:

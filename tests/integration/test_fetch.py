@@ -326,6 +326,45 @@ async def test_per_host_and_global_limits(server: FeedServer, session: aiohttp.C
     assert server.hits["/feed"] == 24
 
 
+async def test_host_slots_are_given_back_after_redirects_errors_and_cancellation(server: FeedServer) -> None:
+    """With one slot per host, every way a fetch can end (redirected to another host, failed,
+    cancelled while queued for its slot) gives its slot back: later fetches of both hosts go
+    through, and the fetcher keeps no idle host."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(body=b"<rss/>")
+
+    async def hop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(server.url("/feed", host="b.example"))
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500)
+
+    server.add_feed("/feed", b"<rss/>")
+    server.add_handler("/hop", hop)
+    server.add_handler("/broken", broken)
+    server.add_handler("/held", held)
+    guard = UrlGuard(GUARD_NETS, resolver=StubResolver({"a.example": ["127.0.0.1"], "b.example": ["127.0.0.1"]}))
+    async with make_session(LIMITS, guard) as named:
+        fetcher = Fetcher(named, replace(LIMITS, per_host=1, global_limit=10), guard)
+        assert (await fetcher.fetch(server.url("/hop", host="a.example"))).url == server.url("/feed", host="b.example")
+        with pytest.raises(FetchError, match="HTTP 500"):
+            await fetcher.fetch(server.url("/broken", host="a.example"))
+        holding = asyncio.create_task(fetcher.fetch(server.url("/held", host="a.example")))
+        queued = asyncio.create_task(fetcher.fetch(server.url("/feed", host="a.example")))
+        await asyncio.sleep(0.1)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        await holding
+        for host in ("a.example", "b.example"):
+            await asyncio.wait_for(fetcher.fetch(server.url("/feed", host=host)), 5)
+        assert fetcher._hosts == {}
+
+
 async def test_file_url_uses_mtime_as_last_modified(tmp_path: Path, fetcher: Fetcher) -> None:
     path = tmp_path / "feed one.xml"
     path.write_bytes(FTC.read_bytes())
