@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select, text
 
 from frwatch import metrics
 from frwatch.ingest.poll import poll_due
 from frwatch.models import Event, Item, ItemRevision, Source
-from frwatch.runtime import Runtime
+from frwatch.runtime import Runtime, open_runtime
 from frwatch.sources_config import SourceSpec
 from frwatch.store import sources as source_store
+from tests.conftest import make_settings, truncate_all
 from tests.feedbuild import FeedItem, rss
 from tests.feedserver import FeedServer
 
@@ -262,8 +266,6 @@ async def test_write_back_locks_in_id_order_so_a_concurrent_writer_cannot_deadlo
     """Another writer (the config sync's flush updates rows in id order) holds "b" and then wants
     "c" while the poll writes back a, b (failed) and c. Written shape by shape without locking
     every row first, the poll would hold "c" and wait for "b" (PostgreSQL: deadlock detected)."""
-    import asyncio
-
     from sqlalchemy import update
 
     from frwatch.ingest.fetch import FetchError, FetchResult
@@ -291,3 +293,36 @@ async def test_write_back_locks_in_id_order_so_a_concurrent_writer_cannot_deadlo
         rows = {src.id: src for src in await s.scalars(select(Source))}
     assert [(rows[i].name, rows[i].polls, rows[i].error_count, rows[i].lease_owner) for i in "abc"] == [
         ("A", 1, 0, None), ("B2", 1, 1, None), ("C2", 1, 0, None)]
+
+
+@pytest.mark.postgres
+async def test_a_cycle_goes_on_polling_while_a_write_back_waits(pg_database: str) -> None:
+    """On PostgreSQL a flush runs beside the cycle: while the first feed's write-back waits for
+    a row lock held elsewhere, the cycle claims and fetches the next source (one at a time here)."""
+    await truncate_all(pg_database)
+    async with open_runtime(make_settings(pg_database)) as rt, FeedServer() as server, rt.engine.connect() as holder:
+        fetched: list[str] = []
+        other_fetched = asyncio.Event()
+
+        def feed(source_id: str):  # type: ignore[no-untyped-def]
+            async def handler(request: web.Request) -> web.Response:
+                fetched.append(source_id)
+                if len(fetched) == 1:  # its lease is committed: hold its row until the other one is fetched
+                    await holder.begin()
+                    await holder.execute(text("SELECT id FROM sources WHERE id = :id FOR UPDATE"), {"id": source_id})
+                else:
+                    other_fetched.set()
+                return web.Response(body=rss([FeedItem(f"Item of {source_id}", "text", guid=source_id)]),
+                                    content_type="application/rss+xml")
+            return handler
+
+        server.add_handler("/a.xml", feed("a"))
+        server.add_handler("/b.xml", feed("b"))
+        await add_sources(rt, server, a="/a.xml", b="/b.xml")
+        cycle = asyncio.create_task(poll_due(rt, batch=1))
+        await asyncio.wait_for(other_fetched.wait(), 10)  # before the first write-back could finish
+        assert not cycle.done()
+        await holder.rollback()
+        outcomes = await asyncio.wait_for(cycle, 10)
+    assert sorted((outcome.source_id, outcome.outcome) for outcome in outcomes) == [
+        ("a", "new_items"), ("b", "new_items")]

@@ -1,7 +1,8 @@
 """One poll cycle: claim due sources, fetch, parse, hand entries to the pipeline, reschedule.
 
 Leases are claimed and committed before any HTTP. Finished polls are collected for a few
-milliseconds and written together: the bookkeeping of every poll that needs no pipeline (304, an
+milliseconds and written together (on PostgreSQL by a task of its own, while the cycle goes on
+claiming and collecting): the bookkeeping of every poll that needs no pipeline (304, an
 unchanged body, an error) in one transaction, and the changed feeds, whose entries go through the
 pipeline, a few dozen per transaction. A result is written only if this worker still holds the
 lease. A failing source is recorded and backed off; it never stops the others (a batch that
@@ -14,7 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from frwatch import metrics
 from frwatch.errors import FrwatchError
@@ -101,6 +102,10 @@ class _Cycle:
         self.outcomes: list[PollOutcome] = []
         self.running: set[asyncio.Task[Parsed | Settled]] = set()
         self.finished: list[Parsed | Settled] = []
+        self.writing: asyncio.Task[None] | None = None  # the flush under way: one at a time, beside the polls
+        # … and beside claims where the database takes concurrent writers: on SQLite (one writer)
+        # a claim beside a flush only waits for it, so the cycle waits for each flush there
+        self.flush_beside = rt.engine.dialect.name == "postgresql"
         self.flush_at = self.claim_at = 0.0
         self.failure: BaseException | None = None
         self.more = True
@@ -109,13 +114,17 @@ class _Cycle:
         while True:
             if self._should_claim():
                 await self._claim()
-            if not self.running and not self.finished:
+            if not self.running and not self.finished and self.writing is None:
                 return
-            if self.running:
+            if self.running or self.writing is not None:
                 self._collect(await self._wait())
-            if self.finished and (not self.running or len(self.finished) >= FLUSH_SIZE
-                                  or self.loop.time() >= self.flush_at):
-                await self._flush()
+            if self.finished and self.writing is None and (not self.running or len(self.finished) >= FLUSH_SIZE
+                                                           or self.loop.time() >= self.flush_at):
+                finished, self.finished = self.finished, []
+                self.writing = asyncio.create_task(self._flush(finished))
+                if not self.flush_beside:
+                    await asyncio.wait({self.writing})
+                    self.writing = None
 
     def _should_claim(self) -> bool:
         room = self.batch - len(self.running)
@@ -134,13 +143,18 @@ class _Cycle:
         self.running.update(asyncio.create_task(_poll(rt, source)) for source in claimed)
 
     async def _wait(self) -> set[asyncio.Task[Parsed | Settled]]:
-        """Until a poll ends, or it is time to flush or to refill a free slot."""
-        deadlines = [self.flush_at] if self.finished else []
+        """Until a poll ends, the flush under way ends, or it is time to flush or to refill a
+        free slot; returns the polls that ended."""
+        deadlines = [self.flush_at] if self.finished and self.writing is None else []
         if self.more and len(self.running) < self.batch:
             deadlines.append(self.claim_at)
         timeout = max(0.0, min(deadlines) - self.loop.time()) if deadlines else None
-        done, self.running = await asyncio.wait(self.running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        return done
+        writing: set[asyncio.Task[Any]] = set() if self.writing is None else {self.writing}
+        done, _ = await asyncio.wait(self.running | writing, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if done & writing:
+            self.writing = None
+        self.running -= done
+        return done - writing  # type: ignore[return-value]
 
     def _collect(self, done: set[asyncio.Task[Parsed | Settled]]) -> None:
         for task in done:
@@ -151,8 +165,7 @@ class _Cycle:
                 self.flush_at = self.loop.time() + BATCH_AFTER_S
             self.finished.append(task.result())
 
-    async def _flush(self) -> None:
-        finished, self.finished = self.finished, []
+    async def _flush(self, finished: list[Parsed | Settled]) -> None:
         changed = [poll for poll in finished if isinstance(poll, Parsed)]
         settled = [poll for poll in finished if isinstance(poll, Settled)]
         try:
@@ -164,10 +177,13 @@ class _Cycle:
             self.failure = self.failure or exc
 
     async def cancel(self) -> None:
+        """Stop the polls in flight; a flush under way is finished, not cut off mid-transaction."""
         for task in self.running:
             task.cancel()
         if self.running:
             await asyncio.wait(self.running)
+        if self.writing is not None:
+            await asyncio.wait({self.writing})
 
 
 async def poll_source(rt: Runtime, source: Lease) -> PollOutcome:
