@@ -8,6 +8,7 @@ from typing import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frwatch.models import DeliveryAttempt, Outbox, Subscription
 from frwatch.notify.deliver import AttemptResult
@@ -52,14 +53,7 @@ async def test_a_batch_with_a_failure_locks_its_endpoints_in_id_order(pg_runtime
         await holder.begin()
         await holder.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE"), {"id": low})
         recording = asyncio.create_task(Deliverer(rt)._record(batch))
-        for _ in range(100):  # until the recording waits for the lower endpoint's lock
-            waiting = await probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                              "AND wait_event_type = 'Lock'"))
-            await probe.rollback()
-            if waiting:
-                break
-            await asyncio.sleep(0.05)
-        assert waiting, "the recording never waited for the lower endpoint"
+        assert await _someone_waits_for_a_lock(probe), "the recording never waited for the lower endpoint"
         await probe.begin()
         locked = await probe.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE SKIP LOCKED"),
                                      {"id": high})
@@ -93,14 +87,8 @@ async def test_recording_survives_a_subscription_deleted_meanwhile(pg_runtime: R
         await deleting.begin()  # as DELETE does: the subscription's row first, then (cascading) its messages
         await deleting.execute(text("SELECT id FROM subscriptions WHERE id = :id FOR UPDATE"), {"id": doomed})
         recording = asyncio.create_task(Deliverer(rt)._record(batch))
-        for _ in range(100):  # until the recording holds the messages and waits for the subscription
-            waiting = await probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                              "AND wait_event_type = 'Lock'"))
-            await probe.rollback()
-            if waiting:
-                break
-            await asyncio.sleep(0.05)
-        assert waiting, "the recording never waited for the subscription"
+        # the recording holds the messages and waits for the subscription
+        assert await _someone_waits_for_a_lock(probe), "the recording never waited for the subscription"
         try:
             await deleting.execute(text("DELETE FROM subscriptions WHERE id = :id"), {"id": doomed})
             await deleting.commit()
@@ -131,6 +119,18 @@ async def test_a_message_is_queued_while_its_endpoint_health_is_locked(pg_runtim
             outbox_store.add(queueing, subscription_id=subscription_id, event_id=None, event_type="ping",
                              payload="{}", now=now)
             await queueing.flush()
+
+
+async def _someone_waits_for_a_lock(probe: AsyncConnection) -> bool:
+    """Whether a session of this database waits for a lock within 5 s."""
+    for _ in range(100):
+        waiting = await probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND wait_event_type = 'Lock'"))
+        await probe.rollback()
+        if waiting:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def _delete(rt: Runtime, subscription_id: str) -> None:
