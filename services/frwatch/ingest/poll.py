@@ -25,6 +25,7 @@ from frwatch.ingest.schedule import error_delay, next_poll_delay
 from frwatch.pipeline import ProcessResult, process_feeds
 from frwatch.runtime import Runtime
 from frwatch.store import sources as source_store
+from frwatch.store.shapes import POSTGRESQL
 from frwatch.store.sources import Lease, PollRecord
 
 log = logging.getLogger("frwatch.poll")
@@ -105,7 +106,7 @@ class _Cycle:
         self.writing: asyncio.Task[None] | None = None  # the flush under way: one at a time, beside the polls
         # … and beside claims where the database takes concurrent writers: on SQLite (one writer)
         # a claim beside a flush only waits for it, so the cycle waits for each flush there
-        self.flush_beside = rt.engine.dialect.name == "postgresql"
+        self.flush_beside = rt.engine.dialect.name == POSTGRESQL
         self.flush_at = self.claim_at = 0.0
         self.failure: BaseException | None = None
         self.more = True
@@ -121,10 +122,10 @@ class _Cycle:
             if self.finished and self.writing is None and (not self.running or len(self.finished) >= FLUSH_SIZE
                                                            or self.loop.time() >= self.flush_at):
                 finished, self.finished = self.finished, []
-                self.writing = asyncio.create_task(self._flush(finished))
-                if not self.flush_beside:
-                    await asyncio.wait({self.writing})
-                    self.writing = None
+                if self.flush_beside:
+                    self.writing = asyncio.create_task(self._flush(finished))
+                else:
+                    await self._flush(finished)
 
     def _should_claim(self) -> bool:
         room = self.batch - len(self.running)
