@@ -10,10 +10,10 @@ HTTP status and ``Retry-After`` when there is one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formatdate
@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
+from yarl import URL
 
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
 from frwatch.timeutil import parse_retry_after, utcnow
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 _CHUNK = 64 * 1024
+PARSED_URLS = 16384  # feed URLs whose parse is kept (more than a deployment watches)
 _ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 
 
@@ -116,6 +118,19 @@ def make_session(limits: FetchLimits, guard: UrlGuard, *, limit: int | None = No
     )
 
 
+@functools.lru_cache(maxsize=PARSED_URLS)
+def _parsed(url: str) -> tuple[str, str, URL | str]:
+    """``url``'s scheme and host name, and the URL as aiohttp takes it, parsed once per feed URL
+    rather than on every poll (aiohttp parses a string anew for each request). A URL yarl cannot
+    parse is handed on as it is, for aiohttp to refuse."""
+    parts = urlsplit(url)
+    try:
+        target: URL | str = URL(url)
+    except ValueError:
+        target = url
+    return parts.scheme.lower(), parts.hostname or "", target
+
+
 class Fetcher:
     """Fetches one feed URL at a time per call; safe to share between tasks."""
 
@@ -124,23 +139,20 @@ class Fetcher:
         self._limits = limits
         self._guard = guard
         self._global = asyncio.Semaphore(limits.global_limit)
-        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # per host: its slots, and its fetches waiting or running
         self._headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": limits.user_agent}
-        self._hop_timeout = aiohttp.ClientTimeout(total=None, sock_connect=limits.connect_timeout)
+        self._first_hop_timeout = aiohttp.ClientTimeout(total=limits.total_timeout, sock_connect=limits.connect_timeout)
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """Fetch ``url``; raises FetchError, BodyTooLarge, SourceGone or UrlRefused."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() == "file":
+        scheme, host, target = _parsed(url)
+        if scheme == "file":
             return await self._fetch_file(url, last_modified)
         self._guard.check_url(url)
         async with self._global:
             started = time.monotonic()
             try:
-                # the total timeout starts once a per-host slot is ours: time queued behind
-                # another (maybe hanging) feed of the same host is not this feed's fault
-                async with asyncio.timeout(None) as deadline:
-                    result = await self._follow(url, parts.hostname or "", etag, last_modified, deadline)
+                result = await self._follow(url, target, host, etag, last_modified)
             except aiohttp.ConnectionTimeoutError:
                 raise FetchError(f"connect timed out after {self._limits.connect_timeout:g}s for {url}") from None
             except TimeoutError:
@@ -158,8 +170,11 @@ class Fetcher:
             result.elapsed_s = time.monotonic() - started
             return result
 
-    async def _follow(self, url: str, host: str, etag: str | None, last_modified: str | None,
-                      deadline: asyncio.Timeout) -> FetchResult:
+    async def _follow(self, url: str, target: URL | str, host: str, etag: str | None,
+                      last_modified: str | None) -> FetchResult:
+        """Follow redirects by hand. The total time limit runs from the moment the first hop has
+        its host slot (time queued behind another, maybe hanging, feed of the same host is not
+        this feed's fault) and covers every hop and the body."""
         headers = self._headers  # shared: copied before adding the validators
         if etag or last_modified:
             headers = dict(headers)
@@ -167,52 +182,61 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
+        loop = asyncio.get_running_loop()
         seen = {url}
         all_permanent = True
         current = url
-        for _hop in range(self._limits.max_redirects + 1):
-            async with self._host_slot(host):
-                if deadline.when() is None:
-                    deadline.reschedule(asyncio.get_running_loop().time() + self._limits.total_timeout)
-                async with self._session.get(current, headers=headers, allow_redirects=False,
-                                             timeout=self._hop_timeout) as resp:
-                    if resp.status in REDIRECT_STATUSES:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
-                                             status=resp.status)
-                        all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
-                        target = urljoin(current, location.strip())
-                        self._guard.check_url(target)
-                        if target in seen:
-                            raise FetchError(f"redirect loop: {current} redirects back to {target}", status=resp.status)
-                        seen.add(target)
-                        current, host = target, urlsplit(target).hostname or ""
-                        continue
-                    return await self._result(resp, current, url, all_permanent, etag, last_modified)
+        timeout, deadline = self._first_hop_timeout, 0.0
+        for hop in range(self._limits.max_redirects + 1):
+            await self._take_host_slot(host)
+            try:
+                if hop == 0:
+                    deadline = loop.time() + self._limits.total_timeout
+                else:  # the rest of the time the first hop started
+                    timeout = aiohttp.ClientTimeout(total=max(deadline - loop.time(), 0.001),
+                                                    sock_connect=self._limits.connect_timeout)
+                async with self._session.get(target, headers=headers, allow_redirects=False,
+                                             timeout=timeout) as resp:
+                    if resp.status not in REDIRECT_STATUSES:
+                        return await self._result(resp, current, url, all_permanent, etag, last_modified)
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise FetchError(f"HTTP {resp.status} redirect without Location from {current}",
+                                         status=resp.status)
+                    all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
+            finally:
+                self._give_host_slot(host)
+            following = urljoin(current, location.strip())
+            self._guard.check_url(following)
+            if following in seen:
+                raise FetchError(f"redirect loop: {current} redirects back to {following}", status=resp.status)
+            seen.add(following)
+            current = target = following
+            host = urlsplit(following).hostname or ""
         raise FetchError(f"more than {self._limits.max_redirects} redirects fetching {url}")
 
     async def _result(self, resp: aiohttp.ClientResponse, final: str, start: str, all_permanent: bool,
                       sent_etag: str | None, sent_last_modified: str | None) -> FetchResult:
         status = resp.status
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"), utcnow())
         if status == 410:
             raise SourceGone(f"HTTP 410 Gone: {final}", status=status)
         if status != 304 and not 200 <= status < 300:
             reason = f" {resp.reason}" if resp.reason else ""
-            raise FetchError(f"HTTP {status}{reason} from {final}", status=status, retry_after=retry_after)
+            raise FetchError(f"HTTP {status}{reason} from {final}", status=status,
+                             retry_after=parse_retry_after(resp.headers.get("Retry-After"), utcnow()))
         body = None if status == 304 else await self._read_capped(resp, final)
+        headers = resp.headers
         return FetchResult(
             status=status,
             url=final,
             permanent_url=final if all_permanent and final != start else None,
             not_modified=status == 304,
             body=body,
-            content_type=resp.headers.get("Content-Type"),
-            headers=resp.headers,
-            etag=resp.headers.get("ETag") or (sent_etag if status == 304 else None),
-            last_modified=resp.headers.get("Last-Modified") or (sent_last_modified if status == 304 else None),
-            max_age=parse_max_age(resp.headers.get("Cache-Control")),
+            content_type=headers.get("Content-Type"),
+            headers=headers,
+            etag=headers.get("ETag") or (sent_etag if status == 304 else None),
+            last_modified=headers.get("Last-Modified") or (sent_last_modified if status == 304 else None),
+            max_age=parse_max_age(headers.get("Cache-Control")),
         )
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
@@ -229,18 +253,28 @@ class Fetcher:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    @asynccontextmanager
-    async def _host_slot(self, host: str) -> AsyncIterator[None]:
-        """At most ``per_host`` requests in flight per host; idle hosts are forgotten."""
-        semaphore, users = self._hosts.setdefault(host, (asyncio.Semaphore(self._limits.per_host), [0]))
-        users[0] += 1
+    async def _take_host_slot(self, host: str) -> None:
+        """Wait for one of ``host``'s ``per_host`` slots; give it back with ``_give_host_slot``."""
+        entry = self._hosts.get(host)
+        if entry is None:
+            entry = self._hosts[host] = (asyncio.Semaphore(self._limits.per_host), [0])
+        entry[1][0] += 1
         try:
-            async with semaphore:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._hosts[host]
+            await entry[0].acquire()
+        except BaseException:  # cancelled while queued
+            self._forget_host_use(host, entry[1])
+            raise
+
+    def _give_host_slot(self, host: str) -> None:
+        semaphore, users = self._hosts[host]
+        semaphore.release()
+        self._forget_host_use(host, users)
+
+    def _forget_host_use(self, host: str, users: list[int]) -> None:
+        """One fetch less waits for or holds a slot of ``host``; a host none does is forgotten."""
+        users[0] -= 1
+        if users[0] == 0:
+            del self._hosts[host]
 
     async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
         """A local feed: the file's mtime is its Last-Modified, so an unchanged file is not_modified."""
