@@ -31,7 +31,7 @@ from frwatch.settings import Settings
 from frwatch.timeutil import parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
 
-from tests.feedserver import FeedServer, StubResolver
+from tests.feedserver import FeedServer, Handler, StubResolver
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 FTC = FEEDS / "real" / "ftc-press-release-competition.xml"
@@ -244,6 +244,42 @@ async def test_slow_headers_hit_total_timeout(server: FeedServer, session: aioht
     server.add_drip("/slow", delay_headers=5, count=1)
     with pytest.raises(FetchError, match="timed out"):
         await with_limits(session, total_timeout=0.3).fetch(server.url("/slow"))
+
+
+async def test_total_timeout_starts_once_the_host_slot_is_taken(server: FeedServer,
+                                                                 session: aiohttp.ClientSession) -> None:
+    """Three fetches of one host with one slot: the last waits ~0.5 s for its slot, longer than
+    the 0.4 s limit, and still succeeds: time queued behind other feeds is not its own."""
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.25)
+        return web.Response(body=b"<rss/>")
+
+    server.add_handler("/queued", slow)
+    fetcher = with_limits(session, per_host=1, total_timeout=0.4)
+    started = time.monotonic()
+    results = await asyncio.gather(*(fetcher.fetch(server.url("/queued")) for _ in range(3)))
+    assert [result.status for result in results] == [200, 200, 200]
+    assert time.monotonic() - started >= 0.7  # one after the other: the last did queue
+
+
+async def test_total_timeout_covers_every_redirect_hop(server: FeedServer, session: aiohttp.ClientSession) -> None:
+    """Each hop answers within the limit, the chain does not: the limit is the whole fetch's."""
+    def hop(to: str | None) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            await asyncio.sleep(0.25)
+            if to is None:
+                return web.Response(body=b"<rss/>")
+            return web.Response(status=302, headers={"Location": to})
+        return handler
+
+    server.add_handler("/hop1", hop("/hop2"))
+    server.add_handler("/hop2", hop("/hop3"))
+    server.add_handler("/hop3", hop(None))
+    assert (await with_limits(session, total_timeout=2).fetch(server.url("/hop1"))).status == 200
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out after 0.6s"):
+        await with_limits(session, total_timeout=0.6).fetch(server.url("/hop1"))
+    assert time.monotonic() - started < 0.7
 
 
 async def test_connection_reset_mid_body(server: FeedServer, fetcher: Fetcher) -> None:
