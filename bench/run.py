@@ -13,7 +13,9 @@ a baseline measured in the same run on the same farm: a bare aiohttp GET/POST lo
 machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url)`` loop. The
 ratios with a target use the bare loop run right beside the figure on the same backend (before
 each 304 cycle; before and after the delivery drain), because a shared host's speed drifts by
-up to 2 × within minutes. The last line printed is one JSON object with every figure and ratio.
+up to 2 × within minutes. On PostgreSQL delivery is also measured with two deliverer processes
+sharing the outbox, as replicas do (``--delivery-child``), beside the one-process figure. The last
+line printed is one JSON object with every figure and ratio.
 
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
@@ -42,10 +44,10 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -90,6 +92,7 @@ class Config:
     concurrency: int  # FRWATCH_FETCH_CONCURRENCY (and per host, see the docstring)
     endpoints: int  # K webhook endpoints (subscriptions) in the delivery bench
     delivery_events: int  # events seeded; each owes one webhook per endpoint
+    delivery_replicas: int  # deliverer processes sharing the outbox in the replicas figure (PostgreSQL only)
     e2e_rate: float  # new items per second published during the e2e run
     e2e_seconds: float
     e2e_feeds: int
@@ -102,10 +105,10 @@ class Config:
 
 
 FULL = Config(feeds=2000, items=20, new_per_feed=5, share=0.1, concurrency=32, endpoints=100,
-              delivery_events=100, e2e_rate=100, e2e_seconds=30, e2e_feeds=20, e2e_endpoints=10,
+              delivery_events=100, delivery_replicas=2, e2e_rate=100, e2e_seconds=30, e2e_feeds=20, e2e_endpoints=10,
               e2e_poll=1.0, e2e_tick=0.2, rss_sources=10_000, naive_sample=400, classify_items=20_000)
 QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, endpoints=100,
-               delivery_events=5, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
+               delivery_events=5, delivery_replicas=2, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
                e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
 BACKEND_TAGS = {"sqlite": "SQLite", "postgres": "PG"}  # the backends, and their tag in the printed tables
@@ -416,14 +419,15 @@ async def add_subscriptions(rt: Runtime, urls: list[str]) -> list[tuple[str, str
     return made
 
 
-async def seed_events(rt: Runtime, count: int) -> int:
-    """``count`` events, one report each, and the outbox rows they owe (the pipeline's own enqueue)."""
+async def seed_events(rt: Runtime, count: int, source_id: str = "bench-delivery") -> int:
+    """``count`` events, one report each, and the outbox rows they owe (the pipeline's own enqueue).
+    Their items belong to ``source_id``: a second seeding needs another source (same item keys)."""
     now = rt.clock()
     factory = ItemFactory(1.0, seed=99)
     async with rt.sessions() as session, session.begin():
-        source = await session.get(Source, "bench-delivery")
+        source = await session.get(Source, source_id)
         if source is None:
-            source = Source(id="bench-delivery", name="Bench regulator", url="https://news.example/feed.xml",
+            source = Source(id=source_id, name="Bench regulator", url="https://news.example/feed.xml",
                             kind="regulator", enabled=False, origin="cli", created_at=now, updated_at=now,
                             next_poll_at=now, error_count=0, polls=0, dedup_mode="guid")
             session.add(source)
@@ -478,6 +482,66 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
             "bare_post_per_s": statistics.fmean([before[0], after[0]]), "bare_post_per_s_runs": [before[0], after[0]],
             "cpu_us_per_bare_post": {part: round(statistics.fmean([before[1][part], after[1][part]]), 1)
                                      for part in before[1]}}, subs
+
+
+async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
+    """PostgreSQL: ``cfg.delivery_replicas`` deliverer processes (``--delivery-child``) draining
+    one outbox at once, as replicas do, between two runs of the bare POST loop. Beside the one-process
+    figure, not in place of it: it tells how delivery scales with processes on this machine."""
+    written = await seed_events(rt, cfg.delivery_events, source_id="bench-delivery-replicas")
+    async with rt.sessions() as session:
+        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+    before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
+    command = [sys.executable, str(Path(__file__).resolve()), "--delivery-child", url]
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                for _ in range(cfg.delivery_replicas)]
+    meter = CpuMeter(farm)
+    try:
+        for child in children:  # each has opened its runtime
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with meter.counting():
+            started = time.perf_counter()
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            reports = [json.loads(child.stdout.readline()) for child in children if child.stdout is not None]
+            elapsed = time.perf_counter() - started
+    finally:  # told to exit only now: their PostgreSQL backends (and CPU times) live until they do
+        for child in children:
+            with contextlib.suppress(OSError):
+                child.communicate("exit\n", timeout=60)
+    arrivals = len(farm.ctl("/_ctl/arrivals")["arrivals"])
+    made = sum(report["made"] for report in reports)
+    assert made == written == arrivals, (made, written, arrivals)  # no row sent twice
+    log(f"delivery, {len(children)} processes: {made} webhooks in {elapsed:.2f}s "
+        f"({', '.join(str(report['made']) for report in reports)})")
+    farm.ctl("/_ctl/reset", {})
+    after = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
+    cpu = meter.per_op(made)  # "own" is the idle parent: the processes' CPU is what they report
+    own = round(sum(report["cpu_s"] for report in reports) / made * 1e6, 1)
+    return {"delivery_replicas": len(children), "delivery_replicas_webhooks_per_s": made / elapsed,
+            "delivery_replicas_bare_post_per_s": statistics.fmean([before[0], after[0]]),
+            "cpu_us_per_webhook_replicas": {**cpu, "own": own, "total": round(own + cpu["farm"] + cpu["postgres"], 1)}}
+
+
+async def delivery_child(url: str) -> None:
+    """One deliverer process of ``bench_delivery_replicas``: opens its runtime, says ready, drains
+    the outbox once told to go (a line on stdin), reports what it sent and its CPU time, and
+    keeps its database connections until told to exit (another line)."""
+    async with open_runtime(bench_settings(url, FULL)) as rt:
+        gctune.settle()
+        deliverer = Deliverer(rt)
+        await deliverer.start()
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        cpu = time.process_time()
+        try:
+            made = await deliverer.drain()
+        finally:
+            await deliverer.close()
+        print(json.dumps({"made": made, "cpu_s": time.process_time() - cpu}), flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
 
 
 def verify_signature(secret: str, headers_id: str, timestamp: str, body: str, signature: str) -> bool:
@@ -570,6 +634,8 @@ async def bench_backend(url: str, farm: FarmProcess, cfg: Config, only: set[str]
         if only & {"delivery", "e2e"}:
             delivery, subs = await bench_delivery(rt, farm, cfg)
             out.update(delivery)
+        if "delivery" in only and rt.settings.database_url.startswith("postgresql"):
+            out.update(await bench_delivery_replicas(rt, url, farm, cfg))
     if "e2e" in only:
         out.update(await bench_e2e(url, farm, cfg, subs))
     return out
@@ -719,6 +785,8 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
              "naive_feedparser_items_per_s", "ratio_ingest_vs_naive"),
             ("delivery, webhooks/s", "delivery_webhooks_per_s", "bare aiohttp POST", "bare_post_per_s",
              "ratio_delivery_vs_bare_post"),
+            (f"delivery, {figures.get('delivery_replicas')} processes, webhooks/s", "delivery_replicas_webhooks_per_s",
+             "bare aiohttp POST", "delivery_replicas_bare_post_per_s", "ratio_delivery_replicas_vs_bare_post"),
         ]
         for label, key, base_label, base_key, ratio_key in spec:
             if key in figures:
@@ -763,6 +831,8 @@ def compute_ratios(results: dict[str, Any]) -> None:
             "ratio_ingest_vs_naive": ratio(f.get("ingest_new_items_per_s"),
                                            baseline.get("naive_feedparser_items_per_s")),
             "ratio_delivery_vs_bare_post": ratio(f.get("delivery_webhooks_per_s"), baseline.get("bare_post_per_s")),
+            "ratio_delivery_replicas_vs_bare_post": ratio(f.get("delivery_replicas_webhooks_per_s"),
+                                                          f.get("delivery_replicas_bare_post_per_s")),
         }
     results["ratios"] = ratios
 
@@ -793,7 +863,9 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
         spec += [(f"[{tag}] bare GET (304), beside the cycles", figures.get("cpu_us_per_bare_get_304")),
                  (f"[{tag}] poll 304 cycle, per source", figures.get("cpu_us_per_poll_304")),
                  (f"[{tag}] bare POST, beside delivery", figures.get("cpu_us_per_bare_post")),
-                 (f"[{tag}] delivery, per webhook", figures.get("cpu_us_per_webhook"))]
+                 (f"[{tag}] delivery, per webhook", figures.get("cpu_us_per_webhook")),
+                 (f"[{tag}] delivery, {figures.get('delivery_replicas')} processes, per webhook (process: theirs)",
+                  figures.get("cpu_us_per_webhook_replicas"))]
     return [(label, f"{cpu['own']:,.0f}", f"{cpu['farm']:,.0f}", f"{cpu['postgres']:,.0f}", f"{cpu['total']:,.0f}")
             for label, cpu in spec if cpu]
 
@@ -806,7 +878,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of classify,baselines,poll,delivery,e2e,rss")
     parser.add_argument("--rss-child", nargs=5, metavar=("URL", "FARM", "FEEDS", "SOURCES", "CONCURRENCY"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--delivery-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.delivery_child:
+        asyncio.run(delivery_child(args.delivery_child))
+        return 0
     if args.rss_child:
         url, farm_base, feeds, sources, concurrency = args.rss_child
         print(json.dumps(asyncio.run(rss_child(url, farm_base, int(feeds), int(sources), int(concurrency)))))
