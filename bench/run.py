@@ -145,6 +145,7 @@ class FarmProcess:
         if not line:
             raise RuntimeError("the farm did not start")
         self.port = json.loads(line)["port"]
+        self.pid = self.proc.pid  # its CPU time is read from /proc by CpuMeter
         self.base = f"http://127.0.0.1:{self.port}"
         self.opener = urllib.request.build_opener(NO_PROXY)
 
@@ -202,7 +203,7 @@ class CpuMeter:
     they serve: run nothing else against it meanwhile)."""
 
     def __init__(self, farm: FarmProcess):
-        self.farm_stat = Path(f"/proc/{farm.proc.pid}/stat")
+        self.farm_stat = Path(f"/proc/{farm.pid}/stat")
         self.spent = (0.0, 0.0, 0.0)
 
     def read(self) -> tuple[float, float, float]:

@@ -84,13 +84,13 @@ def parse_feed_nobase(body: bytes, *, url: str, content_type: str | None = None,
 
 # --- driver ------------------------------------------------------------------------------------
 
-async def one_variant(url: str, farm_base: str, cfg: bench.Config) -> dict[str, Any]:
-    class Farm(bench.FarmProcess):  # the parent's farm, reached over HTTP
-        def __init__(self, base: str):
-            self.base = base
+async def one_variant(url: str, farm_base: str, farm_pid: int, cfg: bench.Config) -> dict[str, Any]:
+    class Farm(bench.FarmProcess):  # the parent's farm, reached over HTTP (its CPU read from /proc)
+        def __init__(self, base: str, pid: int):
+            self.base, self.pid = base, pid
             self.opener = bench.urllib.request.build_opener(bench.NO_PROXY)
 
-    farm = Farm(farm_base)
+    farm = Farm(farm_base, farm_pid)
     async with bench.open_runtime(bench.bench_settings(url, cfg)) as rt:
         out = await bench.bench_poll(rt, farm, cfg)
         delivery, _ = await bench.bench_delivery(rt, farm, cfg)
@@ -103,13 +103,13 @@ def main() -> int:
     parser.add_argument("--backend", default="postgres")
     parser.add_argument("--variants", default="base,pool,pool+noping")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = bench.QUICK if args.quick else replace(bench.FULL, feeds=1000, delivery_events=30)
     if args.child:
-        variant, url, farm_base = args.child
+        variant, url, farm_base, farm_pid = args.child
         apply(set(variant.split("+")), cfg.concurrency)
-        print(json.dumps(asyncio.run(one_variant(url, farm_base, cfg))))
+        print(json.dumps(asyncio.run(one_variant(url, farm_base, int(farm_pid), cfg))))
         return 0
     farm = bench.FarmProcess(cfg.feeds, cfg.items, cfg.share)
     rows = {}
@@ -117,7 +117,7 @@ def main() -> int:
         for variant in args.variants.split(","):
             with bench.scratch_database(args.backend, Path(tempfile.gettempdir())) as url:
                 done = subprocess.run([sys.executable, __file__, "--backend", args.backend,
-                                       *(["--quick"] if args.quick else []), "--child", variant, url, farm.base],
+                                       *(["--quick"] if args.quick else []), "--child", variant, url, farm.base, str(farm.pid)],
                                       capture_output=True, text=True, timeout=900)
                 if done.returncode:
                     print(done.stderr[-3000:], file=sys.stderr)
