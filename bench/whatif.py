@@ -117,7 +117,8 @@ def main() -> int:
         for variant in args.variants.split(","):
             with bench.scratch_database(args.backend, Path(tempfile.gettempdir())) as url:
                 done = subprocess.run([sys.executable, __file__, "--backend", args.backend,
-                                       *(["--quick"] if args.quick else []), "--child", variant, url, farm.base, str(farm.pid)],
+                                       *(["--quick"] if args.quick else []),
+                                       "--child", variant, url, farm.base, str(farm.pid)],
                                       capture_output=True, text=True, timeout=900)
                 if done.returncode:
                     print(done.stderr[-3000:], file=sys.stderr)

@@ -139,7 +139,8 @@ class Fetcher:
         self._limits = limits
         self._guard = guard
         self._global = asyncio.Semaphore(limits.global_limit)
-        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # per host: its slots, and its fetches waiting or running
+        # per host: its slots, and how many of its fetches wait for or hold one
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
         self._headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br", "User-Agent": limits.user_agent}
         self._first_hop_timeout = aiohttp.ClientTimeout(total=limits.total_timeout, sock_connect=limits.connect_timeout)
 
@@ -254,7 +255,9 @@ class Fetcher:
         return b"".join(chunks)
 
     async def _take_host_slot(self, host: str) -> None:
-        """Wait for one of ``host``'s ``per_host`` slots; give it back with ``_give_host_slot``."""
+        """Wait for one of ``host``'s ``per_host`` slots; give it back with ``_give_host_slot``.
+        Not an async context manager: that form made the 304 cycle slower (0.42–0.51 × bare GET
+        against 0.54–0.56, four interleaved pairs on PostgreSQL)."""
         entry = self._hosts.get(host)
         if entry is None:
             entry = self._hosts[host] = (asyncio.Semaphore(self._limits.per_host), [0])
