@@ -3,10 +3,12 @@
 One ``Deliverer`` per process sends over the runtime's ``ClientSession`` (the process's only one;
 its connector checks every address with the URL guard). ``deliver_due`` keeps claiming while slots free up, so a fast
 endpoint is served at full speed while a hanging one holds only its own slots (see
-``store.outbox.claim_due``). Finished attempts are recorded together, every ``RECORD_AFTER_S`` or
-``RECORD_BATCH`` attempts, in one transaction: the attempt log, each message's next state
-(delivered, retry later, failed) and the endpoints' health. A crash before that transaction
-leaves the rows leased, so they are sent again when the lease expires (at-least-once).
+``store.outbox.claim_due``). Up to ``webhook_concurrency`` senders take the claimed rows one after
+another; a sender ends when none is left. Finished attempts are recorded together, every
+``RECORD_AFTER_S`` or ``RECORD_BATCH`` attempts, in one transaction: the attempt log, each
+message's next state (delivered, retry later, failed) and the endpoints' health; each attempt is
+counted and logged once its outcome is known. A crash before that transaction leaves the rows
+leased, so they are sent again when the lease expires (at-least-once).
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ CLAIM_AHEAD = 2  # claimed rows waiting for a free slot: up to this many times `
 
 @dataclass
 class Finished:
-    """An attempt made and not yet recorded; ``outcome`` is set once it is."""
+    """An attempt made and not yet recorded; ``outcome``, when its caller waits for one, is set once it is."""
     row: Claimed
     result: AttemptResult
     attempted_at: datetime
-    outcome: asyncio.Future[str]
+    outcome: asyncio.Future[str] | None = None
 
 
 class Deliverer:
@@ -60,13 +62,15 @@ class Deliverer:
 
     def __init__(self, rt: Runtime):
         self.rt = rt
-        self._in_flight: dict[asyncio.Task[AttemptResult | None], str] = {}
+        self._senders: set[asyncio.Task[None]] = set()
+        self._sending: set[str] = set()  # outbox ids of the attempts in flight
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
         self._batch_full = asyncio.Event()
-        self._unfinished: set[asyncio.Task[AttemptResult | None]] = set()  # sent or sending, not yet recorded
+        self._unrecorded = 0  # attempts taken by a sender (or a ping) and not yet recorded
         self._changed = asyncio.Event()  # for ``deliver_due``: a slot freed, an attempt finished, a claim ended
         self._finished_count = 0  # attempts finished (recorded, or crashed, or cancelled) so far
+        self._taken = 0  # claimed rows taken by a sender so far
         self._work_queued = asyncio.Event()
         self._queued: deque[Claimed] = deque()  # claimed, waiting for a free slot
         self._claiming: asyncio.Task[int] | None = None
@@ -88,17 +92,17 @@ class Deliverer:
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()
         loop = asyncio.get_running_loop()
-        started = claimed = 0
+        taken_before, claimed = self._taken, 0
         claim_at, found, finished_at_claim = 0.0, True, -1
         while True:
             self._changed.clear()
             if self._claiming is not None and self._claiming.done():
                 got, self._claiming = self._claiming.result(), None
                 claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
-            started += self._start_queued()
-            want = min(limit - claimed, (1 + CLAIM_AHEAD) * settings.webhook_concurrency - len(self._in_flight)
+            self._start_senders()
+            want = min(limit - claimed, (1 + CLAIM_AHEAD) * settings.webhook_concurrency - len(self._sending)
                        - len(self._queued))
-            idle = not self._unfinished and (not self._queued or self._closing)
+            idle = not self._unrecorded and (not self._queued or self._closing)
             # a claim costs round trips whatever its size. Worth one now: after a claim that found
             # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle
             # or a quarter of the slots is free; else after CLAIM_AFTER_S
@@ -110,7 +114,7 @@ class Deliverer:
                 self._claiming = asyncio.create_task(self._claim(want))
                 self._claiming.add_done_callback(lambda _: self._changed.set())
             elif self._claiming is None and idle:
-                return started
+                return self._taken - taken_before
             # a claim not yet worth it is due at claim_at; anything else wakes us with _changed
             await self._wait_for_change(min(poll, claim_at - loop.time()) if can_claim else poll)
 
@@ -122,13 +126,14 @@ class Deliverer:
         except TimeoutError:
             pass
 
-    def _start_queued(self) -> int:
-        """Send claimed rows while slots are free (none once closing); returns how many started."""
-        room = self.rt.settings.webhook_concurrency - len(self._in_flight)
-        rows = [self._queued.popleft() for _ in range(min(room, len(self._queued)))] if not self._closing else []
-        for row in rows:
-            self._spawn(row)
-        return len(rows)
+    def _start_senders(self) -> None:
+        """Start senders for the claimed rows waiting, up to ``webhook_concurrency`` (none once closing)."""
+        if self._closing:
+            return
+        for _ in range(min(self.rt.settings.webhook_concurrency - len(self._senders), len(self._queued))):
+            sender = asyncio.create_task(self._send_queued())
+            self._senders.add(sender)
+            sender.add_done_callback(self._sender_ended)
 
     def wake(self) -> None:
         """Messages were just queued: ``wait_for_work`` returns now instead of at the next tick."""
@@ -159,7 +164,12 @@ class Deliverer:
                                    payload=ping_body(subscription.id, now), now=now, lease_owner=self.rt.worker,
                                    lease_until=now + self.rt.settings.lease_duration)
         claimed = Claimed(row.id, subscription.id, PING, row.payload, 0, subscription_store.endpoint(subscription))
-        return row.id, await self._attempt(claimed)
+        result = await self._send(claimed, now)
+        finished = Finished(claimed, result, now, asyncio.get_running_loop().create_future())
+        self._unrecorded += 1
+        self._record_soon(finished)
+        await asyncio.shield(finished.outcome)  # type: ignore[arg-type]
+        return row.id, result
 
     def stop_claiming(self) -> None:
         """Graceful shutdown, first step: attempts in flight go on, no new rows are claimed."""
@@ -171,12 +181,12 @@ class Deliverer:
         self._closing = True
         if self._claiming is not None:
             await asyncio.gather(self._claiming, return_exceptions=True)
-        tasks = list(self._in_flight)
-        outbox_ids = list(self._in_flight.values()) + [row.id for row in self._queued]
+        senders = list(self._senders)
+        outbox_ids = list(self._sending) + [row.id for row in self._queued]
         self._queued.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for sender in senders:
+            sender.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
         if self._recorder is not None:
             await asyncio.gather(self._recorder, return_exceptions=True)
         if outbox_ids:
@@ -206,61 +216,60 @@ class Deliverer:
         self._queued.extend(rows)
         return len(rows)
 
-    def _spawn(self, row: Claimed) -> None:
-        task = asyncio.create_task(self._guarded(row))
-        self._in_flight[task] = row.id
-        self._unfinished.add(task)
-        task.add_done_callback(self._attempt_finished)
+    async def _send_queued(self) -> None:
+        """A sender: takes claimed rows one after another until none is waiting (or closing). One
+        task per row would cost a task, a future and two wake-ups more per webhook."""
+        while self._queued and not self._closing:
+            row = self._queued.popleft()
+            self._taken += 1
+            self._unrecorded += 1
+            self._sending.add(row.id)
+            attempted_at = self.rt.clock()
+            try:
+                result = await self._send(row, attempted_at)
+            except Exception:  # the row keeps its lease and is retried when it expires
+                log.exception("webhook attempt crashed", extra={"outbox_id": row.id, "attempt": row.attempts + 1})
+                self._done_with(1)
+                continue
+            except asyncio.CancelledError:  # release_leases hands the row back
+                self._done_with(1)
+                raise
+            finally:
+                self._sending.discard(row.id)
+                self._changed.set()  # the HTTP part is over: its slot serves the next row
+            self._record_soon(Finished(row, result, attempted_at))
 
-    def _attempt_finished(self, task: asyncio.Task[AttemptResult | None]) -> None:
-        self._in_flight.pop(task, None)
-        self._unfinished.discard(task)
-        self._finished_count += 1
+    def _sender_ended(self, sender: asyncio.Task[None]) -> None:
+        self._senders.discard(sender)
         self._changed.set()
 
-    async def _guarded(self, row: Claimed) -> AttemptResult | None:
-        try:
-            return await self._attempt(row)
-        except Exception:  # the row keeps its lease and is retried when it expires
-            log.exception("webhook attempt crashed", extra={"outbox_id": row.id, "attempt": row.attempts + 1})
-            return None
+    def _done_with(self, attempts: int) -> None:
+        """``attempts`` are over: recorded, or never to be (crashed, cancelled, not recorded)."""
+        self._unrecorded -= attempts
+        self._finished_count += attempts
+        self._changed.set()
 
-    async def _attempt(self, row: Claimed) -> AttemptResult:
-        settings = self.rt.settings
-        now = self.rt.clock()
+    async def _send(self, row: Claimed, now: datetime) -> AttemptResult:
         endpoint = row.endpoint
         message = Message(id=row.id, url=endpoint.url, body=row.payload,
                           secrets=active_secrets(endpoint.secret, endpoint.previous_secret,
                                                  endpoint.previous_secret_expires_at, now))
-        result = await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
-                            user_agent=settings.user_agent)
-        # the HTTP part is over: its slot serves the next row while this one waits to be recorded
-        self._in_flight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-        self._changed.set()
-        outcome = await self._record_soon(row, result, attempted_at=now)
-        metrics.DELIVERIES.labels(outcome=outcome).inc()
-        metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
-        fields = {"outbox_id": row.id, "subscription_id": row.subscription_id, "attempt": row.attempts + 1,
-                  "status_code": result.status_code, "latency_ms": result.latency_ms, "outcome": outcome}
-        if result.ok:
-            log.info("webhook delivered", extra=fields)
-        else:
-            log.warning("webhook attempt failed", extra={**fields, "error": result.error})
-        return result
+        settings = self.rt.settings
+        return await send(self.rt.http, self.rt.guard, message, now=now, timeout=settings.webhook_timeout,
+                          user_agent=settings.user_agent)
 
-    async def _record_soon(self, row: Claimed, result: AttemptResult, *, attempted_at: datetime) -> str:
-        """Queue the attempt for the next batch and wait for its outcome. The batch is written by
-        its own task, so a cancelled caller never cuts a transaction; ``release_leases`` waits for it."""
-        finished = Finished(row, result, attempted_at, asyncio.get_running_loop().create_future())
+    def _record_soon(self, finished: Finished) -> None:
+        """Queue the attempt for the next batch. The batch is written by its own task, so a
+        cancelled sender never cuts a transaction; ``release_leases`` waits for it."""
         self._finished.append(finished)
         if len(self._finished) >= RECORD_BATCH:
             self._batch_full.set()
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_batches())
-        return await asyncio.shield(finished.outcome)
 
     async def _record_batches(self) -> None:
-        """Record what has finished, batch after batch, until nothing is waiting."""
+        """Record what has finished, batch after batch, until nothing is waiting; then count and
+        log each attempt by its outcome."""
         while self._finished:
             try:
                 await asyncio.wait_for(self._batch_full.wait(), RECORD_AFTER_S)
@@ -271,12 +280,18 @@ class Deliverer:
             try:
                 outcomes = await self._record(batch)
             except Exception as exc:  # the rows keep their leases and are sent again when they expire
+                log.exception("webhook attempts not recorded", extra={"count": len(batch), "worker": self.rt.worker})
                 for finished in batch:
-                    finished.outcome.set_exception(exc)
-                    finished.outcome.exception()  # retrieved here: a cancelled caller no longer waits
-                continue
-            for finished, outcome in zip(batch, outcomes):
-                finished.outcome.set_result(outcome)
+                    if finished.outcome is not None:
+                        finished.outcome.set_exception(exc)
+                        finished.outcome.exception()  # retrieved here: a cancelled caller no longer waits
+            else:
+                for finished, outcome in zip(batch, outcomes):
+                    _report(finished, outcome)
+                    if finished.outcome is not None:
+                        finished.outcome.set_result(outcome)
+            finally:
+                self._done_with(len(batch))
 
     async def _record(self, batch: Sequence[Finished]) -> list[str]:
         """Store the attempts, settle the messages and the endpoints' health in one transaction.
@@ -369,6 +384,19 @@ class Deliverer:
             log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
                                                  "until": verdict.circuit_open_until.isoformat()})
         return False
+
+
+def _report(finished: Finished, outcome: str) -> None:
+    """Count and log an attempt once recorded."""
+    row, result = finished.row, finished.result
+    metrics.DELIVERIES.labels(outcome=outcome).inc()
+    metrics.DELIVERY_SECONDS.observe(result.latency_ms / 1000)
+    fields = {"outbox_id": row.id, "subscription_id": row.subscription_id, "attempt": row.attempts + 1,
+              "status_code": result.status_code, "latency_ms": result.latency_ms, "outcome": outcome}
+    if result.ok:
+        log.info("webhook delivered", extra=fields)
+    else:
+        log.warning("webhook attempt failed", extra={**fields, "error": result.error})
 
 
 def _attempt_values(finished: Finished) -> dict[str, Any]:
