@@ -9,7 +9,7 @@ farm; the table gives items/s, sources/s and webhooks/s per variant. Variants (j
 
 - ``pool``: engine pool of ``2 × fetch concurrency`` connections, so the poll batch never opens and
   closes overflow connections (db.create_engine defaults: 10 + 10 overflow).
-- ``noping``: ``pool_pre_ping=False`` (one round trip less per transaction).
+- ``noping``: PostgreSQL connections handed out unpinged (one round trip less per transaction).
 - ``syncnormal``: SQLite ``PRAGMA synchronous=NORMAL`` (WAL stays durable across a process crash;
   a power cut may lose the last commits).
 - ``nobase``: feedparser without the ``content-location`` base (frwatch resolves links itself).
@@ -43,8 +43,6 @@ def apply(variants: set[str], concurrency: int) -> None:
         if "pool" in variants:
             kwargs.setdefault("pool_size", concurrency * 2)
             kwargs.setdefault("max_overflow", 8)
-        if "noping" in variants and not url.startswith("sqlite"):
-            kwargs["pool_pre_ping"] = False
         engine = original(url, **kwargs)
         if "syncnormal" in variants and url.startswith("sqlite"):
             @event.listens_for(engine.sync_engine, "connect")
@@ -55,6 +53,8 @@ def apply(variants: set[str], concurrency: int) -> None:
         return engine
 
     frwatch.runtime.create_engine = create_engine  # type: ignore[assignment]
+    if "noping" in variants:
+        frwatch.db._ping_on_checkout = lambda engine: None  # type: ignore[attr-defined]
     if "nobase" in variants:
         import frwatch.ingest.poll as poll
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any, Awaitable, Callable, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from frwatch.errors import ConfigError
@@ -31,8 +31,8 @@ def pool_size_for(fetch_concurrency: int, webhook_concurrency: int) -> int:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """SQLite gets WAL, foreign keys and a busy timeout (a locked file is waited on, not crashed
-    on); PostgreSQL gets pre-ping so connections dropped by a restart are replaced. ``pool_size``
-    applies to PostgreSQL only."""
+    on); PostgreSQL gets a ping on checkout so connections dropped by a restart are replaced
+    (``_ping_on_checkout``). ``pool_size`` applies to PostgreSQL only."""
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < SQLITE_MIN:
             raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old: frwatch needs "
@@ -53,10 +53,33 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", DEFAULT_POOL_SIZE)
     kwargs.setdefault("max_overflow", MAX_OVERFLOW)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _ping_on_checkout(engine)
+    return engine
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """``pool_pre_ping`` in one round trip instead of three: SQLAlchemy's asyncpg ping wraps its
+    query in a transaction it opens and rolls back (for PgBouncer's transaction mode), which made
+    the checkout the slowest step of a claim under load (8 of 25 ms). A query in the simple
+    protocol prepares nothing, so PgBouncer serves it too. As with pre-ping, a new connection is
+    not pinged, and one that does not answer invalidates the pool's older connections (a restart
+    killed them all) and is replaced before use."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _new(_dbapi_conn: Any, record: Any) -> None:
+        record.info["fresh"] = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop("fresh", False):
+            return
+        try:
+            dbapi_conn.run_async(lambda connection: connection.execute("SELECT 1"))
+        except Exception as exc:
+            raise InvalidatePoolError(f"ping failed: {exc!r}") from exc
 
 
 def _unicode_lower(value: object) -> object:

@@ -166,6 +166,31 @@ async def test_postgres_connections_dropped_while_running_lose_nothing(db_url: s
     assert delivered == {title for title, _ in ENFORCEMENT}
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_pooled_connections_are_pinged_on_checkout(db_url: str) -> None:
+    """A live pooled connection is used again; once a restart killed the pool's connections, the
+    next transaction gets a new one instead of failing on a dead one."""
+    engine = create_engine(db_url, pool_size=2)
+
+    async def backend_pid() -> int:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    try:
+        async with engine.connect() as first, engine.connect() as second:  # two pooled connections
+            pids = {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()) for conn in (first, second)}
+        assert {await backend_pid() for _ in range(4)} == pids  # pinged, alive, kept
+        assert await terminate_backends(db_url) >= 2
+        after = await backend_pid()  # no error: the dead connection failed its ping and was replaced
+        assert after not in pids
+        async with engine.connect() as first, engine.connect() as second:  # the other dead one went too
+            assert {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                    for conn in (first, second)}.isdisjoint(pids)
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_sqlite_file_locked_by_another_writer_is_waited_on(db_url: str) -> None:
     path = db_url.split("///", 1)[1]
