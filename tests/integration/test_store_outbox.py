@@ -35,10 +35,10 @@ async def queue(session: AsyncSession, subscription_id: str, count: int, start: 
 
 
 async def claim(sessions: async_sessionmaker[AsyncSession], worker: str, now: datetime, *,
-                limit: int = 50, per_endpoint: int = 4) -> list[str]:
+                limit: int = 50, per_endpoint: int = 4, answered: tuple[str, ...] = ()) -> list[str]:
     async with sessions() as s, s.begin():
         return [row.id for row in await store.claim_due(s, now=now, worker=worker, lease=LEASE, limit=limit,
-                                                          per_endpoint=per_endpoint)]
+                                                          per_endpoint=per_endpoint, answered=answered)]
 
 
 async def test_claim_takes_the_oldest_rows_within_each_endpoints_free_slots(
@@ -90,6 +90,28 @@ async def test_more_rows_leased_than_a_lowered_limit_leave_no_slot(sessions: asy
     claimed = await claim(sessions, "me", now, per_endpoint=3)
 
     assert set(claimed) == set(under_rows[1:3])  # "under" holds 1 of 3; "over" 6, "probing" 2 of its 1
+
+
+async def test_rows_whose_endpoint_answered_take_no_slot_and_stay_leased(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The claiming worker names the rows it holds whose endpoint has answered (their attempts not
+    yet recorded): they free their slots, but are not claimed again. Other rows, and ids it does
+    not hold, still count."""
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoint, other = await add_endpoint(s, "e", start), await add_endpoint(s, "other", start)
+        rows = await queue(s, endpoint, 6, start)
+        other_rows = await queue(s, other, 3, start)
+    now = utcnow()
+    held = await claim(sessions, "me", now, per_endpoint=2)
+    assert set(held) == set(rows[:2] + other_rows[:2])
+    assert await claim(sessions, "me", now, per_endpoint=2, answered=("msg_unknown",)) == []
+
+    claimed = await claim(sessions, "me", now, per_endpoint=2, answered=(rows[0], *[f"msg_{n}" for n in range(300)]))
+
+    assert claimed == [rows[2]]  # one slot of "e" freed; rows[0] stays leased, "other" stays full
+    assert await claim(sessions, "me", now, per_endpoint=2, answered=(rows[0],)) == []  # rows[2] holds it now
+    assert await claim(sessions, "me", now, per_endpoint=2, answered=(rows[0], rows[1], rows[2])) == rows[3:5]
 
 
 async def test_a_claim_stops_at_its_limit_oldest_first(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -190,8 +212,10 @@ async def test_claims_read_the_partial_indexes_whatever_the_values_bound(
         conn = await s.connection()
         postgres = conn.dialect.name == "postgresql"
         plans = []
-        for statement in (store._ENDPOINTS_WITH_ROOM, store._claim_lateral() if postgres else store._claim_arms(2)):
-            sql = str(statement.compile(dialect=conn.dialect))
+        endpoints = store._endpoints_with_room(conn.dialect.name).params(  # values to render SQLite's IN list
+            {store.ANSWERED: ["msg_x"], "per_endpoint": 4, "limit": 8, "now": None})
+        for statement in (endpoints, store._claim_lateral() if postgres else store._claim_arms(2)):
+            sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True}))
             if postgres:
                 raw = (await conn.get_raw_connection()).driver_connection
                 await raw.execute("SET plan_cache_mode = force_generic_plan")

@@ -331,3 +331,31 @@ async def test_rows_claimed_ahead_of_a_free_slot_are_handed_back_at_close(db_url
         assert len(receiver.received) == 2
     assert all(row.status == "pending" and row.lease_owner is None and row.attempts == 0
                for row in await rows(rt, Outbox))
+
+
+async def test_an_answered_attempt_frees_its_endpoints_slot_before_it_is_recorded(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slot is an HTTP request in flight: with one slot per endpoint and recording held back,
+    every message still goes out one after another; each is recorded once recording resumes."""
+    recording = asyncio.Event()
+    record = Deliverer._record
+
+    async def held_record(self: Deliverer, batch: list) -> list[str]:
+        await recording.wait()
+        return await record(self, batch)
+
+    monkeypatch.setattr(Deliverer, "_record", held_record)
+    settings = make_settings(db_url, webhook_concurrency=4, webhook_per_endpoint=1)
+    async with open_runtime(settings) as rt, WebhookReceiver() as receiver:
+        await add_subscription(rt, receiver.url())
+        for _ in range(3):
+            await seed_event(rt)
+        sending = asyncio.create_task(deliver_due(rt))
+        try:
+            await receiver.wait_for(3)  # none of them recorded yet
+            assert [row.status for row in await rows(rt, Outbox)] == ["pending"] * 3
+        finally:
+            recording.set()
+        assert await sending == 3
+    assert [row.status for row in await rows(rt, Outbox)] == ["delivered"] * 3
+    assert len(receiver.received) == 3

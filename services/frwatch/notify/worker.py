@@ -44,7 +44,7 @@ RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be record
 RECORD_BATCH = 100  # … or until this many are waiting
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
 CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
-CLAIM_AHEAD = 2  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
+CLAIM_AHEAD = 4  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
 
 
 @dataclass
@@ -66,6 +66,7 @@ class Deliverer:
         self._sending: set[str] = set()  # outbox ids of the attempts in flight
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
+        self._answered: set[str] = set()  # outbox ids of the attempts answered 2xx and not yet recorded
         self._batch_full = asyncio.Event()
         self._unrecorded = 0  # attempts taken by a sender (or a ping) and not yet recorded
         self._changed = asyncio.Event()  # for ``deliver_due``: a slot freed, an attempt finished, a claim ended
@@ -206,7 +207,8 @@ class Deliverer:
             async with self.rt.sessions() as session, session.begin():
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
-                                                    per_endpoint=settings.webhook_per_endpoint)
+                                                    per_endpoint=settings.webhook_per_endpoint,
+                                                    answered=list(self._answered))
 
         try:  # shielded: a transaction cut off by cancellation can leave SQLite locked
             rows = await asyncio.shield(claim())
@@ -262,6 +264,8 @@ class Deliverer:
         """Queue the attempt for the next batch. The batch is written by its own task, so a
         cancelled sender never cuts a transaction; ``release_leases`` waits for it."""
         self._finished.append(finished)
+        if finished.result.ok:  # a failure holds its slot until recorded: the circuit breaker counts it first
+            self._answered.add(finished.row.id)
         if len(self._finished) >= RECORD_BATCH:
             self._batch_full.set()
         if self._recorder is None or self._recorder.done():
@@ -291,6 +295,7 @@ class Deliverer:
                     if finished.outcome is not None:
                         finished.outcome.set_result(outcome)
             finally:
+                self._answered.difference_update(finished.row.id for finished in batch)
                 self._done_with(len(batch))
 
     async def _record(self, batch: Sequence[Finished]) -> list[str]:

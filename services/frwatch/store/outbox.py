@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Collection, NamedTuple, Sequence
 
 from sqlalchemy import (ColumnElement, Integer, String, and_, bindparam, case, delete, func, insert, literal_column, or_,
                         select, true, union_all, update)
@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import POSTGRESQL, array_of, dialect, one_of, shape, with_ids
+from frwatch.store.shapes import POSTGRESQL, array_of, bound_list, dialect, none_of, one_of, shape, with_ids
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-CLAIM_MAX = 128  # rows (so endpoints) per claim: on SQLite its statement has one SELECT per endpoint, 500 at most
+CLAIM_MAX = 256  # rows (so endpoints) per claim: on SQLite its statement has one SELECT per endpoint, 500 at most
+ANSWERED = "answered"  # the parameter claim_due binds its answered rows as
 
 
 def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, event_type: str, payload: str,
@@ -82,17 +83,21 @@ class Claimed(NamedTuple):
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta, limit: int,
-                    per_endpoint: int) -> list[Claimed]:
+                    per_endpoint: int, answered: Collection[str] = ()) -> list[Claimed]:
     """Lease up to ``limit`` due rows of enabled subscriptions whose circuit is not open, at most
     the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
-    Commit right after. Both statements are built once (on SQLite, per power of two of endpoints)."""
+    ``answered``: rows ``worker`` leased whose endpoint has answered with success, still leased
+    until their attempt is recorded; they take no slot. Commit right after. Both statements are built once
+    (per dialect; on SQLite, per power of two of endpoints and of answered rows)."""
     limit = min(limit, CLAIM_MAX)
+    name = dialect(session)
     endpoints = [(Endpoint._make(row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
-        _ENDPOINTS_WITH_ROOM, {"now": now, "per_endpoint": per_endpoint, "limit": limit})]
+        _endpoints_with_room(name), {"now": now, "per_endpoint": per_endpoint, "limit": limit,
+                                     ANSWERED: bound_list(answered, name) or [""]})]
     if not endpoints:
         return []
     params: dict[str, Any] = {"now": now, "limit": limit, "worker": worker, "lease_until": now + lease}
-    if dialect(session) == POSTGRESQL:
+    if name == POSTGRESQL:
         statement = _claim_lateral()
         params.update(endpoint_ids=[endpoint.id for endpoint, _ in endpoints],
                       shares=[slots for _, slots in endpoints])
@@ -110,18 +115,23 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
             for outbox_id, subscription_id, event_type, payload, attempts, _ in claimed]
 
 
-def _endpoints_with_room() -> Any:
+@functools.cache
+def _endpoints_with_room(dialect_name: str) -> Any:
     """The endpoints that may be sent to now with their free slots, those with the oldest due
     row first, at most ``limit``: the ``limit`` oldest claimable rows all belong to them. Rows
-    leased now (by any replica) take slots. Two index probes per enabled subscription, never a
-    scan of the outbox."""
+    leased now (by any replica) take slots, but those the claiming worker knows were answered
+    with success (bound as ``ANSWERED``): a slot is an HTTP request in flight, and recording an
+    answered attempt (batched, a transaction under load) held its slot three times as long as the
+    request did. A failed attempt keeps its slot until recorded, when the circuit breaker has
+    counted it. Two index probes per enabled subscription, never a scan of the outbox."""
     due, endpoint = _OUTBOX.c, Subscription.__table__.c
     per_endpoint = bindparam("per_endpoint", type_=Integer())
     # a leased row is pending (settling hands the lease back). Counted up to per_endpoint, all that
     # decides whether a slot is free: the LIMIT makes it a plain index scan, which marks the entries
     # of settled rows' old versions dead as it passes them; a bitmap scan visited every one of those
     # on every claim until VACUUM (90 heap pages per endpoint)
-    leased = (select(due.id).where(due.subscription_id == endpoint.id, due.lease_until >= _NOW)
+    leased = (select(due.id).where(due.subscription_id == endpoint.id, due.lease_until >= _NOW,
+                                   none_of(due.id, dialect_name, ANSWERED))
               .limit(per_endpoint).correlate(Subscription.__table__).subquery())
     in_flight = select(func.count()).select_from(leased).scalar_subquery()
     slots = case((endpoint.consecutive_failures >= THRESHOLD, 1), else_=per_endpoint) - in_flight
@@ -134,8 +144,6 @@ def _endpoints_with_room() -> Any:
     return (select(candidates).where(candidates.c.slots > 0, candidates.c.oldest.is_not(None))
             .order_by(candidates.c.oldest).limit(bindparam("limit", type_=Integer())))
 
-
-_ENDPOINTS_WITH_ROOM = _endpoints_with_room()
 
 
 def _lease(wanted: Any) -> Any:

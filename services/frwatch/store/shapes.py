@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, String, Text, any_, bindparam
+from sqlalchemy import ColumnElement, Executable, String, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
@@ -46,6 +46,15 @@ def one_of(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[bool]
     if dialect_name == POSTGRESQL:
         return column == any_(bindparam(IDS, type_=array_of(column.type)))
     return column.in_(bindparam(IDS, expanding=True))
+
+
+def none_of(column: ColumnElement[Any], dialect_name: str, name: str) -> ColumnElement[bool]:
+    """``column`` is none of the list bound as ``name`` (which must not be empty: bind ``[""]``
+    for none, or another value no row has). On PostgreSQL ``NOT IN (SELECT unnest(:name))``,
+    which it hashes once per statement: ``<> ALL(:name)`` compares every row with every value."""
+    if dialect_name == POSTGRESQL:
+        return column.not_in(select(func.unnest(bindparam(name, type_=array_of(column.type)))))
+    return column.not_in(bindparam(name, expanding=True))
 
 
 def bound_list(values: Iterable[T], dialect_name: str) -> list[T]:
