@@ -36,7 +36,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
 from xml.sax.saxutils import escape
 
 from aiohttp import web
