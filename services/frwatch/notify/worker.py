@@ -166,10 +166,10 @@ class Deliverer:
                                    lease_until=now + self.rt.settings.lease_duration)
         claimed = Claimed(row.id, subscription.id, PING, row.payload, 0, subscription_store.endpoint(subscription))
         result = await self._send(claimed, now)
-        finished = Finished(claimed, result, now, asyncio.get_running_loop().create_future())
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._unrecorded += 1
-        self._record_soon(finished)
-        await asyncio.shield(finished.outcome)  # type: ignore[arg-type]
+        self._record_soon(Finished(claimed, result, now, outcome))
+        await asyncio.shield(outcome)
         return row.id, result
 
     def stop_claiming(self) -> None:
