@@ -208,7 +208,7 @@ class Deliverer:
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
                                                     per_endpoint=settings.webhook_per_endpoint,
-                                                    answered=list(self._answered))
+                                                    answered=self._answered)  # copied as it is bound
 
         try:  # shielded: a transaction cut off by cancellation can leave SQLite locked
             rows = await asyncio.shield(claim())

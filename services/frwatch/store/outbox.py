@@ -145,7 +145,6 @@ def _endpoints_with_room(dialect_name: str) -> Any:
             .order_by(candidates.c.oldest).limit(bindparam("limit", type_=Integer())))
 
 
-
 def _lease(wanted: Any) -> Any:
     """Lease the rows whose ids ``wanted`` selects (the ``limit`` oldest claimable rows, at most
     each endpoint's share): they are locked skipping those another replica is claiming, and the
