@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
@@ -287,8 +288,8 @@ async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutco
             if record is not None:
                 records.append(record)
         await source_store.record_polls(session, records, rt.worker)
-    for outcome in outcomes:
-        metrics.POLLS.labels(outcome=outcome.outcome).inc()
+    for name, count in Counter(outcome.outcome for outcome in outcomes).items():
+        metrics.POLLS.labels(outcome=name).inc(count)
     return outcomes
 
 
