@@ -15,7 +15,7 @@ from frwatch.errors import ConfigError
 SQLITE_BUSY_TIMEOUT_S = 30
 DEFAULT_POOL_SIZE = 10
 MAX_OVERFLOW = 10
-SQLITE_MIN = (3, 35, 0)  # UPDATE … RETURNING (leases, claims) and MATERIALIZED common table expressions
+SQLITE_MIN = (3, 35, 0)  # UPDATE … RETURNING (leases, claims), MATERIALIZED common table expressions, UPDATE … FROM
 CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL's deadlock detected, serialization failure
 TRANSACTION_ATTEMPTS = 3
 
@@ -38,6 +38,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old: frwatch needs "
                               f"{'.'.join(map(str, SQLITE_MIN))} or newer (the one Python is linked with), "
                               "or PostgreSQL")
+        if not _sqlite_has_json():
+            raise ConfigError(f"SQLite {sqlite3.sqlite_version} was built without its JSON functions, which "
+                              "frwatch needs (built in since 3.38; before, the JSON1 extension); or use PostgreSQL")
         kwargs.pop("pool_size", None)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 
@@ -58,6 +61,18 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     _ping_on_checkout(engine)
     return engine
+
+
+def _sqlite_has_json() -> bool:
+    """Whether the SQLite Python is linked with has ``json_each`` (poll bookkeeping binds its rows as JSON)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute("SELECT value FROM json_each('[1]')").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+    return True
 
 
 def _ping_on_checkout(engine: AsyncEngine) -> None:

@@ -91,9 +91,9 @@ async def test_expired_lease_is_claimed_again_and_old_holder_loses_it(sessions: 
 async def test_record_polls_writes_held_rows_only_and_counts(sessions: async_sessionmaker[AsyncSession]) -> None:
     now = utcnow()
     async with sessions() as s, s.begin():
-        await store.sync_from_config(s, [spec("ok"), spec("bad"), spec("moved"), spec("stolen")], now)
+        await store.sync_from_config(s, [spec("ok"), spec("bad"), spec("moved"), spec("stolen"), spec("gone")], now)
         leases = await store.claim_due(s, now=now, worker="me", lease=timedelta(minutes=5), limit=10)
-    assert sorted(lease.id for lease in leases) == ["bad", "moved", "ok", "stolen"]
+    assert sorted(lease.id for lease in leases) == ["bad", "gone", "moved", "ok", "stolen"]
     later = now + timedelta(minutes=10)
     async with sessions() as s, s.begin():  # the lease of "stolen" expired and another worker took it
         await s.execute(update(Source).where(Source.id == "stolen").values(lease_owner="thief"))
@@ -103,9 +103,11 @@ async def test_record_polls_writes_held_rows_only_and_counts(sessions: async_ses
                                    "next_poll_at": later}),
         store.PollRecord("bad", {"last_status": 503, "last_error": "HTTP 503", "next_poll_at": later}, failed=True),
         store.PollRecord("stolen", {"last_status": 200, "next_poll_at": later}),
+        store.PollRecord("gone", {"last_status": 410, "last_polled_at": now, "enabled": False,
+                                  "disabled_reason": "feed is gone (HTTP 410): « Genève » ✓"}, failed=True),
     ]
     async with sessions() as s, s.begin():
-        assert await store.lock_held(s, [r.source_id for r in records], "me") == {"ok", "moved", "bad"}
+        assert await store.lock_held(s, [r.source_id for r in records], "me") == {"ok", "moved", "bad", "gone"}
         await store.record_polls(s, records, "me")
     async with sessions() as s, s.begin():  # a second failure counts on from the first
         await s.execute(update(Source).where(Source.id == "bad").values(lease_owner="me"))
@@ -118,4 +120,10 @@ async def test_record_polls_writes_held_rows_only_and_counts(sessions: async_ses
     assert (rows["bad"].error_count, rows["bad"].polls, rows["bad"].last_status) == (2, 2, 500)
     assert rows["bad"].last_error == "HTTP 503"   # not in the second record: left as it was
     assert rows["stolen"].lease_owner == "thief" and rows["stolen"].polls == 0   # not ours: untouched
+    assert (rows["gone"].enabled, rows["gone"].disabled_reason) == (False, "feed is gone (HTTP 410): « Genève » ✓")
+    assert (rows["gone"].last_polled_at, rows["gone"].next_poll_at, rows["gone"].error_count) == (now, now, 1)
+    async with sessions() as s, s.begin():  # the written next poll compares as a datetime in SQL too
+        for at, due in ((later - timedelta(microseconds=1), set()), (later, {"ok", "moved"})):
+            claimed = await store.claim_due(s, now=at, worker="me", lease=timedelta(minutes=5), limit=10)
+            assert {lease.id for lease in claimed} & {"ok", "moved"} == due
 

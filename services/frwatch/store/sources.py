@@ -8,11 +8,13 @@ processes never hold the same source.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.models import Item, Source, UTCDateTime
@@ -194,43 +196,66 @@ class PollRecord:
 
 async def record_polls(session: AsyncSession, records: Sequence[PollRecord], worker: str) -> None:
     """Write polls' bookkeeping and release their leases: one statement per shape of record (the
-    columns it sets, failed or not), rows in id order. A row whose lease ``worker`` no longer holds
-    is left alone. Callers lock the rows first (``lock_held``)."""
+    columns it sets, failed or not) with every row of that shape bound as one parameter, rows in id
+    order. A row whose lease ``worker`` no longer holds is left alone. Callers lock the rows first
+    (``lock_held``)."""
     shapes: dict[tuple[bool, tuple[str, ...]], list[PollRecord]] = {}
     for record in sorted(records, key=lambda record: record.source_id):
         shapes.setdefault((record.failed, tuple(sorted(record.values))), []).append(record)
-    postgresql = dialect(session) == POSTGRESQL
+    dialect_name = dialect(session)
     for (failed, columns), rows in shapes.items():
-        if postgresql:  # one array per column: an executemany binds and executes once per row
-            await session.execute(_record_unnested(failed, columns), {
-                "worker": worker, "ids": [row.source_id for row in rows],
-                **{f"v_{name}": [row.values[name] for row in rows] for name in columns}})
-        else:
-            await session.execute(_record(failed, columns), [
-                {"b_id": row.source_id, "b_worker": worker, **{f"v_{name}": row.values[name] for name in columns}}
-                for row in rows])
-
-
-def _recorded(failed: bool) -> Any:
-    """What every recorded poll sets: its count, its lease handed back, its error count."""
-    return update(_SOURCES).values(polls=_SOURCES.c.polls + 1, lease_owner=None, lease_until=None,
-                                   error_count=_SOURCES.c.error_count + 1 if failed else 0)
+        params = (_as_arrays(rows, columns) if dialect_name == POSTGRESQL
+                  else _as_json(rows, columns, _datetime_text(session.get_bind().dialect)))
+        await session.execute(_record(dialect_name, failed, columns), {"worker": worker, **params})
 
 
 @functools.cache
-def _record(failed: bool, columns: tuple[str, ...]) -> Any:
-    return (_recorded(failed).where(_SOURCES.c.id == bindparam("b_id"), _SOURCES.c.lease_owner == bindparam("b_worker"))
-            .values({name: bindparam(f"v_{name}", type_=_SOURCES.c[name].type) for name in columns}))
+def _record(dialect_name: str, failed: bool, columns: tuple[str, ...]) -> Any:
+    """The UPDATE of ``record_polls`` for one shape: its rows are read from one array per column
+    unnested on PostgreSQL (``_as_arrays``), from one JSON array of rows elsewhere (``_as_json``).
+    An executemany bound and ran each row apart: on SQLite 21 against 7 to 11 µs per row."""
+    if dialect_name == POSTGRESQL:
+        rows = func.unnest(bindparam("ids", type_=array_of(_SOURCES.c.id.type)),
+                           *(bindparam(f"v_{name}", type_=array_of(_SOURCES.c[name].type)) for name in columns)
+                           ).table_valued("id", *columns).render_derived()
+        row_id, values = rows.c.id, {name: rows.c[name] for name in columns}
+    else:
+        each = func.json_each(bindparam("rows")).table_valued("value")
+        fields = [func.json_extract(each.c.value, literal_column(f"'$[{index}]'")) for index in range(len(columns) + 1)]
+        row_id, values = fields[0], dict(zip(columns, fields[1:]))
+    return (update(_SOURCES).where(_SOURCES.c.id == row_id, _SOURCES.c.lease_owner == bindparam("worker"))
+            .values(polls=_SOURCES.c.polls + 1, lease_owner=None, lease_until=None,
+                    error_count=_SOURCES.c.error_count + 1 if failed else 0, **values))
+
+
+def _as_arrays(rows: Sequence[PollRecord], columns: tuple[str, ...]) -> dict[str, Any]:
+    return {"ids": [row.source_id for row in rows], **{f"v_{name}": [row.values[name] for row in rows]
+                                                       for name in columns}}
+
+
+def _as_json(rows: Sequence[PollRecord], columns: tuple[str, ...],
+             datetime_text: Callable[[Any], Any]) -> dict[str, Any]:
+    """The rows as one JSON array of ``[id, value, …]``, datetimes as the dialect stores them
+    (each distinct one formatted once: a batch's rows share their ``now``)."""
+    texts: dict[datetime, str] = {}
+
+    def value(field: Any) -> Any:
+        if not isinstance(field, datetime):
+            return field
+        text = texts.get(field)
+        if text is None:
+            text = texts[field] = datetime_text(field)
+        return text
+
+    return {"rows": json.dumps([[row.source_id, *(value(row.values[name]) for name in columns)] for row in rows])}
 
 
 @functools.cache
-def _record_unnested(failed: bool, columns: tuple[str, ...]) -> Any:
-    """PostgreSQL: the rows bound as one array per column (``ids``, ``v_<column>``), unnested."""
-    rows = func.unnest(bindparam("ids", type_=array_of(_SOURCES.c.id.type)),
-                       *(bindparam(f"v_{name}", type_=array_of(_SOURCES.c[name].type)) for name in columns)
-                       ).table_valued("id", *columns).render_derived()
-    return (_recorded(failed).where(_SOURCES.c.id == rows.c.id, _SOURCES.c.lease_owner == bindparam("worker"))
-            .values({name: rows.c[name] for name in columns}))
+def _datetime_text(dialect: Dialect) -> Callable[[Any], Any]:
+    """How ``dialect`` binds a datetime column's value: on SQLite, the text it stores."""
+    processor = _SOURCES.c.next_poll_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None, dialect.name
+    return processor
 
 
 async def release_all(session: AsyncSession, worker: str) -> None:
