@@ -44,7 +44,7 @@ RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be record
 RECORD_BATCH = 100  # … or until this many are waiting
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
 CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
-CLAIM_AHEAD = 4  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
+CLAIM_AHEAD = 12  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
 
 
 @dataclass
