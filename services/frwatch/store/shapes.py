@@ -41,14 +41,10 @@ def array_of(type_: TypeEngine[Any]) -> ARRAY[Any]:
     return ARRAY(Text() if isinstance(type_, String) else type_)
 
 
-def one_of(column: ColumnElement[Any], dialect_name: str, *, hashed: bool = False) -> ColumnElement[bool]:
-    """``column`` is one of the list bound as ``IDS`` (see ``with_ids``). On PostgreSQL
-    ``= ANY(:ids)``, which an index scan looks up value by value; ``hashed`` for a table scanned
-    whole (a small one): ``IN (SELECT unnest(:ids))``, hashed once per statement, where ``= ANY``
-    compares every row with every value."""
+def one_of(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``IDS`` (see ``with_ids``)."""
     if dialect_name == POSTGRESQL:
-        array = bindparam(IDS, type_=array_of(column.type))
-        return column.in_(select(func.unnest(array))) if hashed else column == any_(array)
+        return column == any_(bindparam(IDS, type_=array_of(column.type)))
     return column.in_(bindparam(IDS, expanding=True))
 
 

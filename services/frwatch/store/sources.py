@@ -169,10 +169,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
 
 @functools.cache
 def _lock_held(dialect_name: str) -> Any:
-    # hashed: the table is small, so it is scanned, and an ``= ANY`` array was compared with every
-    # row (2.5 times the time in the 304 bench). An IN list of as many parameters was as fast to
-    # run, but SQLAlchemy rendered its placeholders anew on every execution
-    return (select(_SOURCES.c.id).where(one_of(_SOURCES.c.id, dialect_name, hashed=True),
+    # ``= ANY(:ids)`` on PostgreSQL, looked up in the primary key whatever the statistics say. As
+    # ``IN (SELECT unnest(:ids))`` its plan followed the estimate of ``lease_owner = :worker`` (a
+    # row or so, since most sources are not leased when ANALYZE runs) and compared every leased row
+    # with every id: 30 ms instead of 0.5 for 200 of 2,000 leased rows. An IN list of parameters
+    # planned well, but SQLAlchemy rendered its placeholders anew on every execution
+    return (select(_SOURCES.c.id).where(one_of(_SOURCES.c.id, dialect_name),
                                         _SOURCES.c.lease_owner == bindparam("worker"))
             .order_by(_SOURCES.c.id).with_for_update())
 
