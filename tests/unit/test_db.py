@@ -23,7 +23,6 @@ def test_an_old_sqlite_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
     assert "configuration error: SQLite 3.31.1 is too old" in capsys.readouterr().err
 
 
-
 class _WithoutJson:
     """A connection of a SQLite built with SQLITE_OMIT_JSON, as far as frwatch asks it."""
 

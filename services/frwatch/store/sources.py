@@ -198,9 +198,9 @@ class PollRecord:
 
 async def record_polls(session: AsyncSession, records: Sequence[PollRecord], worker: str) -> None:
     """Write polls' bookkeeping and release their leases: one statement per shape of record (the
-    columns it sets, failed or not) with every row of that shape bound as one parameter, rows in id
-    order. A row whose lease ``worker`` no longer holds is left alone. Callers lock the rows first
-    (``lock_held``)."""
+    columns it sets, failed or not) with every row of that shape bound as one parameter. A row
+    whose lease ``worker`` no longer holds is left alone. Callers lock the rows first, in id order
+    (``lock_held``), so the order in which the UPDATE takes them cannot deadlock another writer."""
     shapes: dict[tuple[bool, tuple[str, ...]], list[PollRecord]] = {}
     for record in sorted(records, key=lambda record: record.source_id):
         shapes.setdefault((record.failed, tuple(sorted(record.values))), []).append(record)
