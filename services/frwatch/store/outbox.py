@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
-from frwatch.store.shapes import POSTGRESQL, array_of, bound_list, dialect, none_of, one_of, shape, with_ids
+from frwatch.store.shapes import POSTGRESQL, bound_list, dialect, none_of, one_of, shape, unnested, with_ids
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -269,8 +269,7 @@ _ATTEMPT_COLUMNS = [column for column in _ATTEMPTS.c if column.name != "id"]
 def _add_attempts_unnested() -> Any:
     """PostgreSQL: the attempts bound as one array per column and unnested into rows, one
     statement for all (an executemany binds and executes once per attempt)."""
-    rows = func.unnest(*(bindparam(column.name, type_=array_of(column.type)) for column in _ATTEMPT_COLUMNS)
-                       ).table_valued(*(column.name for column in _ATTEMPT_COLUMNS)).render_derived()
+    rows = unnested(_ATTEMPT_COLUMNS)
     return insert(_ATTEMPTS).from_select([column.name for column in _ATTEMPT_COLUMNS], select(*rows.c))
 
 

@@ -7,7 +7,7 @@ shapes; the repeats change no answer. Statements using ``one_of`` are built once
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, String, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -55,6 +55,14 @@ def none_of(column: ColumnElement[Any], dialect_name: str, name: str) -> ColumnE
     if dialect_name == POSTGRESQL:
         return column.not_in(select(func.unnest(bindparam(name, type_=array_of(column.type)))))
     return column.not_in(bindparam(name, expanding=True))
+
+
+def unnested(columns: Sequence[ColumnElement[Any]], prefix: str = "") -> Any:
+    """PostgreSQL: rows bound as one array per column (as ``prefix`` + the column's name) and
+    unnested into a derived table with the columns' names: one statement for many rows, where an
+    executemany binds and executes once per row."""
+    return func.unnest(*(bindparam(f"{prefix}{column.name}", type_=array_of(column.type)) for column in columns)
+                       ).table_valued(*(column.name for column in columns)).render_derived()
 
 
 def bound_list(values: Iterable[T], dialect_name: str) -> list[T]:
