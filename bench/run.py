@@ -14,7 +14,9 @@ machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url
 ratios with a target use the bare loop run right beside the figure on the same backend (before
 each 304 cycle; before and after the delivery drain), because a shared host's speed drifts by
 up to 2 × within minutes. On PostgreSQL delivery is also measured with two deliverer processes
-sharing the outbox, as replicas do (``--delivery-child``), beside the one-process figure. The last
+sharing the outbox, as replicas do (``--delivery-child``), beside the one-process figure; on both,
+frwatch's signed attempt runs in the bare POST loop's place with no database, which splits
+delivery's cost between the attempt and the claiming and recording around it. The last
 line printed is one JSON object with every figure and ratio.
 
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
@@ -47,7 +49,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -67,6 +69,7 @@ from frwatch.ingest.parse import parse_feed  # noqa: E402
 from frwatch.ingest.poll import poll_due  # noqa: E402
 from frwatch.migrate import upgrade  # noqa: E402
 from frwatch.models import Event, Item, Outbox, Source, Subscription  # noqa: E402
+from frwatch.notify.deliver import Message, send  # noqa: E402
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes  # noqa: E402
 from frwatch.notify.matching import DETECTED  # noqa: E402
 from frwatch.notify.signing import generate_secret  # noqa: E402
@@ -328,6 +331,26 @@ async def bare_post(urls: list[str], body: bytes, concurrency: int) -> float:
         return len(urls) / (time.perf_counter() - started)
 
 
+async def signed_send_loop(rt: Runtime, urls: list[str], body: str) -> float:
+    """The bare POST loop with frwatch's own attempt (``notify.deliver.send``: signature, URL guard,
+    capped read, the attempt's result) in place of the bare POST, over the runtime's session, and
+    no database: beside the bare loop and the drain, it tells how much of delivery's cost is the
+    attempt and how much the claiming and recording around it."""
+    settings, secret = rt.settings, generate_secret()
+    work = iter(range(len(urls)))
+
+    async def worker() -> None:
+        for n in work:
+            message = Message(id=f"msg_bench{n:021d}", url=urls[n], body=body, secrets=[secret])  # new_id's length
+            result = await send(rt.http, rt.guard, message, now=rt.clock(), timeout=settings.webhook_timeout,
+                                user_agent=settings.user_agent)
+            assert result.ok, result
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(settings.webhook_concurrency)))
+    return len(urls) / (time.perf_counter() - started)
+
+
 def naive_feedparser(urls: list[str], etags: list[str] | None = None) -> tuple[float, float]:
     """The sequential ``feedparser.parse(url)`` loop (its own HTTP, sanitising, URL resolution).
     Returns (sources/s, entries/s)."""
@@ -454,12 +477,15 @@ async def seed_events(rt: Runtime, count: int, source_id: str = "bench-delivery"
 
 async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The deliverer draining the outbox, between two runs of the bare POST loop (same endpoints,
-    one of the run's webhook bodies) whose mean is its baseline: the host's speed drifts."""
+    one of the run's webhook bodies) whose mean is its baseline: the host's speed drifts. The
+    signed send loop runs between the first bare loop and the drain, on the same baseline."""
     subs = await add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
     written = await seed_events(rt, cfg.delivery_events)
     async with rt.sessions() as session:
         body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
     before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
+    signed = await timed_post_loop(farm, cfg, lambda urls: signed_send_loop(rt, urls, body.decode()))
+    log(f"signed send loop: {signed[0]:.0f}/s")
     deliverer, meter = Deliverer(rt), CpuMeter(farm)
     await deliverer.start()
     try:
@@ -480,6 +506,7 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
     return {"delivery_webhooks_per_s": delivered / elapsed, "delivery_webhooks": delivered,
             "delivery_body_bytes_mean": statistics.fmean(body_sizes),
             "cpu_us_per_webhook": meter.per_op(delivered),
+            "send_loop_per_s": signed[0], "cpu_us_per_send_loop": signed[1],
             "bare_post_per_s": statistics.fmean([before[0], after[0]]), "bare_post_per_s_runs": [before[0], after[0]],
             "cpu_us_per_bare_post": {part: round(statistics.fmean([before[1][part], after[1][part]]), 1)
                                      for part in before[1]}}, subs
@@ -717,18 +744,25 @@ async def bench_baselines(farm: FarmProcess, cfg: Config) -> dict[str, Any]:
     return out
 
 
-async def bench_bare_post(farm: FarmProcess, cfg: Config, body: bytes,
-                          webhook_concurrency: int) -> tuple[float, dict[str, float]]:
-    """The bare POST loop to the K endpoints: POSTs/s and the CPU per POST (the farm's record is
-    cleared afterwards)."""
+async def timed_post_loop(farm: FarmProcess, cfg: Config,
+                          loop: Callable[[list[str]], Awaitable[float]]) -> tuple[float, dict[str, float]]:
+    """``loop`` POSTing to the K endpoints in turn: POSTs/s and the CPU per POST (the farm's
+    record is cleared afterwards)."""
     count = max(cfg.endpoints * cfg.delivery_events, 2000)
     urls = [farm.hook_url(n % cfg.endpoints) for n in range(count)]
     meter = CpuMeter(farm)
     with meter.counting():
-        rate = await bare_post(urls, body, webhook_concurrency)
+        rate = await loop(urls)
     farm.ctl("/_ctl/reset", {})
-    log(f"bare POST: {rate:.0f}/s")
     return rate, meter.per_op(len(urls))
+
+
+async def bench_bare_post(farm: FarmProcess, cfg: Config, body: bytes,
+                          webhook_concurrency: int) -> tuple[float, dict[str, float]]:
+    """The bare POST loop to the K endpoints: POSTs/s and the CPU per POST."""
+    rate, cpu = await timed_post_loop(farm, cfg, lambda urls: bare_post(urls, body, webhook_concurrency))
+    log(f"bare POST: {rate:.0f}/s")
+    return rate, cpu
 
 
 def machine() -> dict[str, Any]:
@@ -784,6 +818,8 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
              "naive_feedparser_200_sources_per_s", "ratio_poll_200_vs_naive"),
             ("ingest (all new), new items/s", "ingest_new_items_per_s", "naive feedparser.parse(url) items/s",
              "naive_feedparser_items_per_s", "ratio_ingest_vs_naive"),
+            ("signed send loop (no database), POSTs/s", "send_loop_per_s", "bare aiohttp POST", "bare_post_per_s",
+             "ratio_send_loop_vs_bare_post"),
             ("delivery, webhooks/s", "delivery_webhooks_per_s", "bare aiohttp POST", "bare_post_per_s",
              "ratio_delivery_vs_bare_post"),
             (f"delivery, {figures.get('delivery_replicas')} processes, webhooks/s", "delivery_replicas_webhooks_per_s",
@@ -831,6 +867,7 @@ def compute_ratios(results: dict[str, Any]) -> None:
                                              baseline.get("naive_feedparser_200_sources_per_s")),
             "ratio_ingest_vs_naive": ratio(f.get("ingest_new_items_per_s"),
                                            baseline.get("naive_feedparser_items_per_s")),
+            "ratio_send_loop_vs_bare_post": ratio(f.get("send_loop_per_s"), baseline.get("bare_post_per_s")),
             "ratio_delivery_vs_bare_post": ratio(f.get("delivery_webhooks_per_s"), baseline.get("bare_post_per_s")),
             "ratio_delivery_replicas_vs_bare_post": ratio(f.get("delivery_replicas_webhooks_per_s"),
                                                           f.get("delivery_replicas_bare_post_per_s")),
@@ -864,6 +901,7 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
         spec += [(f"[{tag}] bare GET (304), beside the cycles", figures.get("cpu_us_per_bare_get_304")),
                  (f"[{tag}] poll 304 cycle, per source", figures.get("cpu_us_per_poll_304")),
                  (f"[{tag}] bare POST, beside delivery", figures.get("cpu_us_per_bare_post")),
+                 (f"[{tag}] signed send loop (no database), per POST", figures.get("cpu_us_per_send_loop")),
                  (f"[{tag}] delivery, per webhook", figures.get("cpu_us_per_webhook")),
                  (f"[{tag}] delivery, {figures.get('delivery_replicas')} processes, per webhook (process: theirs)",
                   figures.get("cpu_us_per_webhook_replicas"))]
