@@ -35,6 +35,7 @@ PARSE_IN_THREAD_BYTES = 256 * 1024  # big bodies are parsed off the event loop
 BATCH_AFTER_S = 0.05  # finished polls wait at most this long to be written together (or free slots to be refilled) …
 FLUSH_SIZE = 200  # … or until this many are waiting
 STORE_BATCH = 32  # changed feeds stored in one transaction at most
+LEASED_PER_SLOT = 8  # sources leased per fetch slot: polls stay ready while the cycle waits on the database
 
 
 @dataclass
@@ -76,14 +77,15 @@ async def poll_due(rt: Runtime, *, batch: int | None = None, stop: asyncio.Event
     """Poll every source due when the cycle starts, once, ``batch`` at a time (until ``stop`` is set).
     ``on_queued`` is called after each commit that queued webhooks (to wake the deliverer).
 
-    ``batch`` (default: four times the fetch concurrency) sources are leased at a time, so a claim
-    is shared by many polls; the fetcher's limits decide how many are fetched at once. A free
+    ``batch`` (default: ``LEASED_PER_SLOT`` times the fetch concurrency) sources are leased at a
+    time, so a claim is shared by many polls and the fetcher has polls waiting while the cycle
+    waits on the database; the fetcher's limits decide how many are fetched at once. A free
     slot is refilled within ``BATCH_AFTER_S`` (at once when half of the slots are free), so a
     hanging feed holds only its own slot and never the sources claimed after it. A finished poll
     frees its slot at once; what it found is written every ``BATCH_AFTER_S`` or ``FLUSH_SIZE``
     polls, together with the others'.
     """
-    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * 4, stop, on_queued)
+    cycle = _Cycle(rt, batch or rt.settings.fetch_concurrency * LEASED_PER_SLOT, stop, on_queued)
     try:
         await cycle.run()
     finally:  # cancelled (shutdown past the grace period) or the claim failed: stop the polls in flight
