@@ -12,8 +12,8 @@ postgresql+asyncpg://postgres@127.0.0.1:5432/test names the server). Each figure
 a baseline measured in the same run on the same farm: a bare aiohttp GET/POST loop (what this
 machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url)`` loop. The
 ratios with a target use the bare loop run right beside the figure on the same backend (before
-each 304 cycle; before and after the delivery drain), because a shared host's speed drifts by
-up to 2 × within minutes. On PostgreSQL delivery is also measured with two deliverer processes
+each 304 cycle; before and after each delivery drain), because a shared host's speed drifts by
+up to 2 × within minutes; those figures are the medians of three runs. On PostgreSQL delivery is also measured with two deliverer processes
 sharing the outbox, as replicas do (``--delivery-child``), beside the one-process figure; on both,
 frwatch's signed attempt runs in the bare POST loop's place with no database, which splits
 delivery's cost between the attempt and the claiming and recording around it. The last
@@ -116,7 +116,7 @@ QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, e
 
 BACKEND_TAGS = {"sqlite": "SQLite", "postgres": "PG"}  # the backends, and their tag in the printed tables
 BASELINE_KEYS = ("bare_get_304_per_s", "bare_post_per_s")  # baselines a backend runs beside its figure
-REPEATS = 3  # runs of the short figures (304 cycle, its bare GET baseline); their median is reported
+REPEATS = 3  # runs of the noisy figures (304 cycle, delivery drain, their bare loops); their median is reported
 
 TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "poll_304_sources_per_s": (">=", 1000),
@@ -476,40 +476,50 @@ async def seed_events(rt: Runtime, count: int, source_id: str = "bench-delivery"
 
 
 async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The deliverer draining the outbox, between two runs of the bare POST loop (same endpoints,
-    one of the run's webhook bodies) whose mean is its baseline: the host's speed drifts. The
-    signed send loop runs between the first bare loop and the drain, on the same baseline."""
+    """``REPEATS`` drains of the outbox by one deliverer, each between two runs of the bare POST loop
+    (same endpoints, one of the run's webhook bodies): the host's speed drifts, and a drain lasts
+    seconds, so the medians of the drains and of the bare loops are reported, as for the 304 cycle.
+    The signed send loop runs once, between the first bare loop and the first drain."""
     subs = await add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
     written = await seed_events(rt, cfg.delivery_events)
     async with rt.sessions() as session:
         body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
-    before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
+    bare = [await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)]
     signed = await timed_post_loop(farm, cfg, lambda urls: signed_send_loop(rt, urls, body.decode()))
     log(f"signed send loop: {signed[0]:.0f}/s")
-    deliverer, meter = Deliverer(rt), CpuMeter(farm)
-    await deliverer.start()
-    try:
-        with meter.counting():
-            started = time.perf_counter()
-            made = await deliverer.drain()
-            elapsed = time.perf_counter() - started
-    finally:
-        await deliverer.close()
-    arrivals = farm.ctl("/_ctl/arrivals")["arrivals"]
-    async with rt.sessions() as session:
-        delivered = await session.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "delivered"))
-    assert made == written == delivered == len(arrivals), (made, written, delivered, len(arrivals))
-    log(f"delivery: {delivered} webhooks to {cfg.endpoints} endpoints in {elapsed:.2f}s")
-    body_sizes = [row[5] for row in arrivals]
-    farm.ctl("/_ctl/reset", {})
-    after = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
-    return {"delivery_webhooks_per_s": delivered / elapsed, "delivery_webhooks": delivered,
-            "delivery_body_bytes_mean": statistics.fmean(body_sizes),
+    rates, delivered, body_sizes, meter = [], 0, [], CpuMeter(farm)
+    for run in range(REPEATS):
+        if run:  # each drain its own events (another source: same item keys)
+            written = await seed_events(rt, cfg.delivery_events, source_id=f"bench-delivery-{run}")
+        deliverer = Deliverer(rt)
+        await deliverer.start()
+        try:
+            with meter.counting():
+                started = time.perf_counter()
+                made = await deliverer.drain()
+                elapsed = time.perf_counter() - started
+        finally:
+            await deliverer.close()
+        arrivals = farm.ctl("/_ctl/arrivals")["arrivals"]
+        async with rt.sessions() as session:
+            now_delivered = await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.status == "delivered"))
+        assert made == written == now_delivered - delivered == len(arrivals), (made, written, now_delivered,
+                                                                              len(arrivals))
+        delivered = now_delivered
+        rates.append(made / elapsed)
+        log(f"delivery: {made} webhooks to {cfg.endpoints} endpoints in {elapsed:.2f}s")
+        body_sizes += [row[5] for row in arrivals]
+        farm.ctl("/_ctl/reset", {})
+        bare.append(await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency))
+    return {"delivery_webhooks_per_s": statistics.median(rates), "delivery_webhooks_per_s_runs": rates,
+            "delivery_webhooks": delivered, "delivery_body_bytes_mean": statistics.fmean(body_sizes),
             "cpu_us_per_webhook": meter.per_op(delivered),
             "send_loop_per_s": signed[0], "cpu_us_per_send_loop": signed[1],
-            "bare_post_per_s": statistics.fmean([before[0], after[0]]), "bare_post_per_s_runs": [before[0], after[0]],
-            "cpu_us_per_bare_post": {part: round(statistics.fmean([before[1][part], after[1][part]]), 1)
-                                     for part in before[1]}}, subs
+            "bare_post_per_s": statistics.median(rate for rate, _ in bare),
+            "bare_post_per_s_runs": [rate for rate, _ in bare],
+            "cpu_us_per_bare_post": {part: round(statistics.fmean(cpu[part] for _, cpu in bare), 1)
+                                     for part in bare[0][1]}}, subs
 
 
 async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
