@@ -13,10 +13,11 @@ a baseline measured in the same run on the same farm: a bare aiohttp GET/POST lo
 machine does for HTTP on loopback) and a naive sequential ``feedparser.parse(url)`` loop. The
 ratios with a target use the bare loop run right beside the figure on the same backend (before
 each 304 cycle; before and after each delivery drain), because a shared host's speed drifts by
-up to 2 × within minutes; those figures are the medians of three runs. On PostgreSQL delivery is also measured with two deliverer processes
-sharing the outbox, as replicas do (``--delivery-child``), beside the one-process figure; on both,
-frwatch's signed attempt runs in the bare POST loop's place with no database, which splits
-delivery's cost between the attempt and the claiming and recording around it. The last
+up to 2 × within minutes; those figures are the medians of three runs. On PostgreSQL ingest and
+delivery are also measured with two processes sharing the database, as replicas do
+(``--replica-child``), beside the one-process figures; on both backends, frwatch's signed attempt
+runs in the bare POST loop's place with no database, which splits delivery's cost between the
+attempt and the claiming and recording around it. The last
 line printed is one JSON object with every figure and ratio.
 
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
@@ -95,7 +96,7 @@ class Config:
     concurrency: int  # FRWATCH_FETCH_CONCURRENCY (and per host, see the docstring)
     endpoints: int  # K webhook endpoints (subscriptions) in the delivery bench
     delivery_events: int  # events seeded; each owes one webhook per endpoint
-    delivery_replicas: int  # deliverer processes sharing the outbox in the replicas figure (PostgreSQL only)
+    replicas: int  # processes sharing the database in the replicas figures (PostgreSQL only)
     e2e_rate: float  # new items per second published during the e2e run
     e2e_seconds: float
     e2e_feeds: int
@@ -108,10 +109,10 @@ class Config:
 
 
 FULL = Config(feeds=2000, items=20, new_per_feed=5, share=0.1, concurrency=32, endpoints=100,
-              delivery_events=100, delivery_replicas=2, e2e_rate=100, e2e_seconds=30, e2e_feeds=20, e2e_endpoints=10,
+              delivery_events=100, replicas=2, e2e_rate=100, e2e_seconds=30, e2e_feeds=20, e2e_endpoints=10,
               e2e_poll=1.0, e2e_tick=0.2, rss_sources=10_000, naive_sample=400, classify_items=20_000)
 QUICK = Config(feeds=100, items=10, new_per_feed=3, share=0.1, concurrency=32, endpoints=100,
-               delivery_events=5, delivery_replicas=2, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
+               delivery_events=5, replicas=2, e2e_rate=100, e2e_seconds=3, e2e_feeds=20, e2e_endpoints=10,
                e2e_poll=1.0, e2e_tick=0.2, rss_sources=500, naive_sample=100, classify_items=3000)
 
 BACKEND_TAGS = {"sqlite": "SQLite", "postgres": "PG"}  # the backends, and their tag in the printed tables
@@ -122,6 +123,7 @@ TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "poll_304_sources_per_s": (">=", 1000),
     "ratio_poll_304_vs_bare_get": (">=", 0.5),
     "ingest_new_items_per_s": (">=", 2000),
+    "ingest_replicas_new_items_per_s": (">=", 2000),
     "delivery_webhooks_per_s": (">=", 1000),
     "ratio_delivery_vs_bare_post": (">=", 0.5),
     "e2e_p99_s": ("<=", 2.0),
@@ -395,9 +397,12 @@ async def bench_poll(rt: Runtime, farm: FarmProcess, cfg: Config) -> dict[str, A
     """First cycle (every item new), a 304 cycle, then a 200 cycle with new items."""
     out: dict[str, Any] = {}
     await add_sources(rt, [farm.feed_url(n) for n in range(cfg.feeds)])
-    elapsed, outcomes, new, polled = await timed_poll(rt)
+    ingest_meter = CpuMeter(farm)
+    with ingest_meter.counting():
+        elapsed, outcomes, new, polled = await timed_poll(rt)
     assert outcomes.get("new_items") == cfg.feeds, outcomes
     out["ingest_new_items_per_s"] = new / elapsed
+    out["cpu_us_per_item_ingest"] = ingest_meter.per_op(new)
     out["ingest_first_cycle_sources_per_s"] = polled / elapsed
     out["ingest_new_items"] = new
     log(f"first cycle: {polled} sources, {new} new items in {elapsed:.2f}s")
@@ -522,18 +527,13 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
                                      for part in bare[0][1]}}, subs
 
 
-async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
-    """PostgreSQL: ``cfg.delivery_replicas`` deliverer processes (``--delivery-child``) draining
-    one outbox at once, as replicas do, between two runs of the bare POST loop. Beside the one-process
-    figure, not in place of it: it tells how delivery scales with processes on this machine."""
-    written = await seed_events(rt, cfg.delivery_events, source_id="bench-delivery-replicas")
-    async with rt.sessions() as session:
-        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
-    before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
-    command = [sys.executable, str(Path(__file__).resolve()), "--delivery-child", url]
+def run_replicas(url: str, role: str, processes: int, meter: CpuMeter) -> tuple[list[dict[str, Any]], float]:
+    """``processes`` replica processes (``--replica-child``) doing ``role`` on one database at once,
+    started together once each has opened its runtime: their reports and the seconds until the
+    last one finished (the farm's and PostgreSQL's CPU meanwhile counted on ``meter``)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--replica-child", url, role]
     children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                for _ in range(cfg.delivery_replicas)]
-    meter = CpuMeter(farm)
+                for _ in range(processes)]
     try:
         for child in children:  # each has opened its runtime
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
@@ -549,36 +549,82 @@ async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg:
         for child in children:
             with contextlib.suppress(OSError):
                 child.communicate("exit\n", timeout=60)
+    return reports, elapsed
+
+
+def replicas_cpu(meter: CpuMeter, reports: list[dict[str, Any]], ops: int) -> dict[str, float]:
+    """CPU per operation of a replicas figure: "own" is the processes' (the parent idles meanwhile)."""
+    cpu = meter.per_op(ops)
+    own = round(sum(report["cpu_s"] for report in reports) / ops * 1e6, 1)
+    return {**cpu, "own": own, "total": round(own + cpu["farm"] + cpu["postgres"], 1)}
+
+
+async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
+    """PostgreSQL: ``cfg.replicas`` deliverer processes draining one outbox at once, as replicas
+    do, between two runs of the bare POST loop. Beside the one-process figure, not in place of it:
+    it tells how delivery scales with processes on this machine."""
+    written = await seed_events(rt, cfg.delivery_events, source_id="bench-delivery-replicas")
+    async with rt.sessions() as session:
+        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+    before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
+    meter = CpuMeter(farm)
+    reports, elapsed = run_replicas(url, "deliver", cfg.replicas, meter)
     arrivals = len(farm.ctl("/_ctl/arrivals")["arrivals"])
     made = sum(report["made"] for report in reports)
     assert made == written == arrivals, (made, written, arrivals)  # no row sent twice
-    log(f"delivery, {len(children)} processes: {made} webhooks in {elapsed:.2f}s "
+    log(f"delivery, {len(reports)} processes: {made} webhooks in {elapsed:.2f}s "
         f"({', '.join(str(report['made']) for report in reports)})")
     farm.ctl("/_ctl/reset", {})
     after = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
-    cpu = meter.per_op(made)  # "own" is the idle parent: the processes' CPU is what they report
-    own = round(sum(report["cpu_s"] for report in reports) / made * 1e6, 1)
-    return {"delivery_replicas": len(children), "delivery_replicas_webhooks_per_s": made / elapsed,
+    return {"delivery_replicas": len(reports), "delivery_replicas_webhooks_per_s": made / elapsed,
             "delivery_replicas_bare_post_per_s": statistics.fmean([before[0], after[0]]),
-            "cpu_us_per_webhook_replicas": {**cpu, "own": own, "total": round(own + cpu["farm"] + cpu["postgres"], 1)}}
+            "cpu_us_per_webhook_replicas": replicas_cpu(meter, reports, made)}
 
 
-async def delivery_child(url: str) -> None:
-    """One deliverer process of ``bench_delivery_replicas``: opens its runtime, says ready, drains
-    the outbox once told to go (a line on stdin), reports what it sent and its CPU time, and
-    keeps its database connections until told to exit (another line)."""
+def bench_ingest_replicas(url: str, farm: FarmProcess, cfg: Config) -> dict[str, Any]:
+    """PostgreSQL: the first cycle's ingest (every item new) by ``cfg.replicas`` worker processes
+    sharing a fresh database, as replicas do: the sources' leases split them between the processes.
+    Beside the one-process figure: how ingest scales with processes on this machine."""
+    async def add_farm_sources() -> None:
+        async with open_runtime(bench_settings(url, cfg)) as rt:
+            await add_sources(rt, [farm.feed_url(n) for n in range(cfg.feeds)])
+
+    async def stored_items() -> int:
+        async with open_runtime(bench_settings(url, cfg)) as rt, rt.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(Item)) or 0
+
+    asyncio.run(add_farm_sources())
+    meter = CpuMeter(farm)
+    reports, elapsed = run_replicas(url, "poll", cfg.replicas, meter)
+    new, polled = sum(report["new"] for report in reports), sum(report["polled"] for report in reports)
+    assert polled == cfg.feeds and new == asyncio.run(stored_items()), (polled, new)  # none polled twice
+    log(f"ingest, {len(reports)} processes: {new} new items in {elapsed:.2f}s "
+        f"({', '.join(str(report['new']) for report in reports)})")
+    return {"ingest_replicas": len(reports), "ingest_replicas_new_items_per_s": new / elapsed,
+            "cpu_us_per_item_replicas": replicas_cpu(meter, reports, new)}
+
+
+async def replica_child(url: str, role: str) -> None:
+    """One process of a replicas figure: opens its runtime, says ready, once told to go (a line on
+    stdin) drains the outbox (``deliver``) or polls every due source once (``poll``), reports what
+    it did and its CPU time, and keeps its database connections until told to exit (another line)."""
     async with open_runtime(bench_settings(url, FULL)) as rt:
         gctune.settle()
-        deliverer = Deliverer(rt)
-        await deliverer.start()
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         cpu = time.process_time()
-        try:
-            made = await deliverer.drain()
-        finally:
-            await deliverer.close()
-        print(json.dumps({"made": made, "cpu_s": time.process_time() - cpu}), flush=True)
+        report: dict[str, Any]
+        if role == "deliver":
+            deliverer = Deliverer(rt)
+            await deliverer.start()
+            try:
+                report = {"made": await deliverer.drain()}
+            finally:
+                await deliverer.close()
+        else:
+            outcomes = await poll_due(rt)
+            report = {"polled": len(outcomes), "new": sum(outcome.new for outcome in outcomes)}
+        print(json.dumps({**report, "cpu_s": time.process_time() - cpu}), flush=True)
         await asyncio.to_thread(sys.stdin.readline)
 
 
@@ -828,6 +874,9 @@ def summarise(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, st
              "naive_feedparser_200_sources_per_s", "ratio_poll_200_vs_naive"),
             ("ingest (all new), new items/s", "ingest_new_items_per_s", "naive feedparser.parse(url) items/s",
              "naive_feedparser_items_per_s", "ratio_ingest_vs_naive"),
+            (f"ingest (all new), {figures.get('ingest_replicas')} processes, new items/s",
+             "ingest_replicas_new_items_per_s", "naive feedparser.parse(url) items/s", "naive_feedparser_items_per_s",
+             "ratio_ingest_replicas_vs_naive"),
             ("signed send loop (no database), POSTs/s", "send_loop_per_s", "bare aiohttp POST", "bare_post_per_s",
              "ratio_send_loop_vs_bare_post"),
             ("delivery, webhooks/s", "delivery_webhooks_per_s", "bare aiohttp POST", "bare_post_per_s",
@@ -877,6 +926,8 @@ def compute_ratios(results: dict[str, Any]) -> None:
                                              baseline.get("naive_feedparser_200_sources_per_s")),
             "ratio_ingest_vs_naive": ratio(f.get("ingest_new_items_per_s"),
                                            baseline.get("naive_feedparser_items_per_s")),
+            "ratio_ingest_replicas_vs_naive": ratio(f.get("ingest_replicas_new_items_per_s"),
+                                                    baseline.get("naive_feedparser_items_per_s")),
             "ratio_send_loop_vs_bare_post": ratio(f.get("send_loop_per_s"), baseline.get("bare_post_per_s")),
             "ratio_delivery_vs_bare_post": ratio(f.get("delivery_webhooks_per_s"), baseline.get("bare_post_per_s")),
             "ratio_delivery_replicas_vs_bare_post": ratio(f.get("delivery_replicas_webhooks_per_s"),
@@ -910,6 +961,9 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
         figures = results.get(backend, {})
         spec += [(f"[{tag}] bare GET (304), beside the cycles", figures.get("cpu_us_per_bare_get_304")),
                  (f"[{tag}] poll 304 cycle, per source", figures.get("cpu_us_per_poll_304")),
+                 (f"[{tag}] ingest (all new), per item", figures.get("cpu_us_per_item_ingest")),
+                 (f"[{tag}] ingest, {figures.get('ingest_replicas')} processes, per item (process: theirs)",
+                  figures.get("cpu_us_per_item_replicas")),
                  (f"[{tag}] bare POST, beside delivery", figures.get("cpu_us_per_bare_post")),
                  (f"[{tag}] signed send loop (no database), per POST", figures.get("cpu_us_per_send_loop")),
                  (f"[{tag}] delivery, per webhook", figures.get("cpu_us_per_webhook")),
@@ -927,10 +981,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of classify,baselines,poll,delivery,e2e,rss")
     parser.add_argument("--rss-child", nargs=5, metavar=("URL", "FARM", "FEEDS", "SOURCES", "CONCURRENCY"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--delivery-child", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--replica-child", nargs=2, metavar=("URL", "ROLE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.delivery_child:
-        asyncio.run(delivery_child(args.delivery_child))
+    if args.replica_child:
+        asyncio.run(replica_child(*args.replica_child))
         return 0
     if args.rss_child:
         url, farm_base, feeds, sources, concurrency = args.rss_child
@@ -959,6 +1013,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[backend] = asyncio.run(bench_backend(url, farm, cfg, only))
                 if "rss" in only:
                     results[backend].update(run_rss_child(url, farm, cfg))
+            if backend == "postgres" and "poll" in only:  # every item new again: a database of its own
+                with scratch_database(backend, workdir) as url:
+                    results[backend].update(bench_ingest_replicas(url, farm, cfg))
     finally:
         farm.close()
         with contextlib.suppress(OSError):
