@@ -13,6 +13,7 @@ from frwatch.metrics import REGISTRY
 from frwatch.models import DeliveryAttempt, Event, Outbox, Subscription
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.notify.matching import DETECTED, UPDATED
+from frwatch.notify import worker
 from frwatch.notify.worker import Deliverer, deliver_due
 from frwatch.runtime import Runtime, open_runtime
 from tests.conftest import make_settings
@@ -359,3 +360,23 @@ async def test_an_answered_attempt_frees_its_endpoints_slot_before_it_is_recorde
         assert await sending == 3
     assert [row.status for row in await rows(rt, Outbox)] == ["delivered"] * 3
     assert len(receiver.received) == 3
+
+
+async def test_the_last_attempt_in_flight_is_recorded_at_once(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attempts are recorded in batches, a finished one waiting up to ``RECORD_AFTER_S`` for
+    others; when no other attempt is in flight or queued there is none to wait for, and the batch
+    is written at once (here the wait is an hour: deliver_due returns only if it was not waited)."""
+    monkeypatch.setattr(worker, "RECORD_AFTER_S", 3600)
+    deliverer = Deliverer(runtime)
+    async with WebhookReceiver() as receiver:
+        await add_subscription(runtime, receiver.url())
+        for _ in range(3):
+            await seed_event(runtime)
+        sending = asyncio.create_task(deliverer.deliver_due())
+        done, _ = await asyncio.wait({sending}, timeout=30)
+        deliverer._record_now.set()  # a recorder still waiting goes now, so a failure ends here
+        await deliverer.close()
+        assert done, "the last attempts waited for the batch timer"
+        assert sending.result() == 3
+    assert [row.status for row in await rows(runtime, Outbox)] == ["delivered"] * 3
+    assert len(await rows(runtime, DeliveryAttempt)) == 3

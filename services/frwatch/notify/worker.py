@@ -5,7 +5,8 @@ its connector checks every address with the URL guard). ``deliver_due`` keeps cl
 endpoint is served at full speed while a hanging one holds only its own slots (see
 ``store.outbox.claim_due``). Up to ``webhook_concurrency`` senders take the claimed rows one after
 another; a sender ends when none is left. Finished attempts are recorded together, every
-``RECORD_AFTER_S`` or ``RECORD_BATCH`` attempts, in one transaction: the attempt log, each
+``RECORD_AFTER_S`` or ``RECORD_BATCH`` attempts (at once when no other attempt is in flight or
+waiting), in one transaction: the attempt log, each
 message's next state (delivered, retry later, failed) and the endpoints' health; each attempt is
 counted and logged once its outcome is known. A crash before that transaction leaves the rows
 leased, so they are sent again when the lease expires (at-least-once).
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("frwatch.notify")
 
 RECORD_AFTER_S = 0.05  # a finished attempt waits at most this long to be recorded with others …
-RECORD_BATCH = 100  # … or until this many are waiting
+RECORD_BATCH = 100  # … or until this many are waiting, or until no other attempt is in flight or queued
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
 CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
 CLAIM_AHEAD = 12  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
@@ -67,7 +68,7 @@ class Deliverer:
         self._recorder: asyncio.Task[None] | None = None
         self._finished: list[Finished] = []
         self._answered: set[str] = set()  # outbox ids of the attempts answered 2xx and not yet recorded
-        self._batch_full = asyncio.Event()
+        self._record_now = asyncio.Event()
         self._unrecorded = 0  # attempts taken by a sender (or a ping) and not yet recorded
         self._changed = asyncio.Event()  # for ``deliver_due``: a slot freed, an attempt finished, a claim ended
         self._finished_count = 0  # attempts finished (recorded, or crashed, or cancelled) so far
@@ -266,8 +267,8 @@ class Deliverer:
         self._finished.append(finished)
         if finished.result.ok:  # a failure holds its slot until recorded: the circuit breaker counts it first
             self._answered.add(finished.row.id)
-        if len(self._finished) >= RECORD_BATCH:
-            self._batch_full.set()
+        if len(self._finished) >= RECORD_BATCH or not (self._sending or self._queued):
+            self._record_now.set()  # a full batch, or no attempt left to wait for
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_batches())
 
@@ -276,10 +277,10 @@ class Deliverer:
         log each attempt by its outcome."""
         while self._finished:
             try:
-                await asyncio.wait_for(self._batch_full.wait(), RECORD_AFTER_S)
+                await asyncio.wait_for(self._record_now.wait(), RECORD_AFTER_S)
             except TimeoutError:
                 pass
-            self._batch_full.clear()
+            self._record_now.clear()
             batch, self._finished = self._finished, []
             try:
                 outcomes = await self._record(batch)
