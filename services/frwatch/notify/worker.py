@@ -5,11 +5,11 @@ its connector checks every address with the URL guard). ``deliver_due`` keeps cl
 endpoint is served at full speed while a hanging one holds only its own slots (see
 ``store.outbox.claim_due``). Up to ``webhook_concurrency`` senders take the claimed rows one after
 another; a sender ends when none is left. Finished attempts are recorded together, every
-``RECORD_AFTER_S`` or ``RECORD_BATCH`` attempts (at once when no other attempt is in flight or
-waiting), in one transaction: the attempt log, each
-message's next state (delivered, retry later, failed) and the endpoints' health; each attempt is
-counted and logged once its outcome is known. A crash before that transaction leaves the rows
-leased, so they are sent again when the lease expires (at-least-once).
+``RECORD_AFTER_S`` or ``RECORD_BATCH`` attempts, or at once when no other attempt is in flight or
+waiting, in one transaction: the attempt log, each message's next state (delivered, retry later,
+failed) and the endpoints' health; each attempt is counted and logged once its outcome is known.
+A crash before that transaction leaves the rows leased, so they are sent again when the lease
+expires (at-least-once).
 """
 
 from __future__ import annotations
