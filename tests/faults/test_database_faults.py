@@ -120,14 +120,25 @@ async def test_postgres_connections_dropped_while_running_lose_nothing(db_url: s
             await add_subscription(rt, receiver.url("/hook"))
             await add_sources(rt, {"f": server.url("/f.xml")}, poll_interval=timedelta(seconds=1))
             worker = Worker(rt)
+
+            async def recorded(stories: int) -> None:
+                """Each story's webhook received and its attempt recorded: no write in flight
+                (a cut during one leaves its message to be sent again, a second webhook)."""
+                await receiver.wait_for(stories, timeout=20)
+
+                async def settled() -> bool:
+                    outbox = await rows(rt, Outbox)
+                    return len(outbox) == stories and all(r.status == "delivered" for r in outbox)
+                await until(settled, 20, f"{stories} webhooks delivered and recorded")
+
             await worker.start()
             try:
-                await receiver.wait_for(1, timeout=15)  # story 0 polled, grouped, delivered
+                await recorded(1)  # story 0 polled, grouped, delivered
 
                 # 1. between ticks: every pooled connection is dead; the pool replaces them
                 assert await terminate_backends(db_url) >= 1
                 feed.items = [story(1), *feed.items]
-                await receiver.wait_for(2, timeout=15)
+                await recorded(2)
 
                 # 2. while a fetch is in flight (no connection is held across HTTP)
                 feed.hold, feed.arrived = True, asyncio.Event()
@@ -136,13 +147,13 @@ async def test_postgres_connections_dropped_while_running_lose_nothing(db_url: s
                 await terminate_backends(db_url)
                 feed.hold = False
                 feed.release.set()
-                await receiver.wait_for(3, timeout=20)
+                await recorded(3)
 
                 # 3. inside the transaction storing a poll's result: it fails, the lease expires,
                 #    the source is polled again and the item is stored then
                 cutter.armed = True
                 feed.items = [story(3), *feed.items]
-                await receiver.wait_for(4, timeout=20)
+                await recorded(4)
                 assert cutter.cut >= 1
 
                 # 4. while a webhook is in flight: its attempt is recorded on a fresh connection
@@ -153,11 +164,7 @@ async def test_postgres_connections_dropped_while_running_lose_nothing(db_url: s
                 await terminate_backends(db_url)
                 del receiver.behaviours["/hook"]
                 receiver.release.set()
-
-                async def settled() -> bool:
-                    outbox = await rows(rt, Outbox)
-                    return len(outbox) == 5 and all(r.status == "delivered" for r in outbox)
-                await until(settled, 20, "every owed webhook delivered")
+                await recorded(5)
                 assert worker.health() == "ok"
             finally:
                 await worker.shutdown()

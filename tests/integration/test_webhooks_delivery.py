@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from frwatch.metrics import REGISTRY
 from frwatch.models import DeliveryAttempt, Event, Outbox, Subscription
+from frwatch.notify import worker
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes
 from frwatch.notify.matching import DETECTED, UPDATED
-from frwatch.notify import worker
 from frwatch.notify.worker import Deliverer, deliver_due
 from frwatch.runtime import Runtime, open_runtime
 from tests.conftest import make_settings
@@ -362,7 +362,8 @@ async def test_an_answered_attempt_frees_its_endpoints_slot_before_it_is_recorde
     assert len(receiver.received) == 3
 
 
-async def test_the_last_attempt_in_flight_is_recorded_at_once(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_last_attempt_in_flight_is_recorded_at_once(runtime: Runtime,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Attempts are recorded in batches, a finished one waiting up to ``RECORD_AFTER_S`` for
     others; when no other attempt is in flight or queued there is none to wait for, and the batch
     is written at once (here the wait is an hour: deliver_due returns only if it was not waited)."""
