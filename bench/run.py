@@ -480,6 +480,12 @@ async def seed_events(rt: Runtime, count: int, source_id: str = "bench-delivery"
         return await enqueue_event_changes(session, changes, now)
 
 
+async def webhook_body(rt: Runtime) -> bytes:
+    """One of the run's webhook bodies, as stored in the outbox: what the bare POST loop sends."""
+    async with rt.sessions() as session:
+        return (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+
+
 async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """``REPEATS`` drains of the outbox by one deliverer, each between two runs of the bare POST loop
     (same endpoints, one of the run's webhook bodies): the host's speed drifts, and a drain lasts
@@ -487,8 +493,7 @@ async def bench_delivery(rt: Runtime, farm: FarmProcess, cfg: Config) -> tuple[d
     The signed send loop runs once, between the first bare loop and the first drain."""
     subs = await add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
     written = await seed_events(rt, cfg.delivery_events)
-    async with rt.sessions() as session:
-        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+    body = await webhook_body(rt)
     bare = [await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)]
     signed = await timed_post_loop(farm, cfg, lambda urls: signed_send_loop(rt, urls, body.decode()))
     log(f"signed send loop: {signed[0]:.0f}/s")
@@ -564,8 +569,7 @@ async def bench_delivery_replicas(rt: Runtime, url: str, farm: FarmProcess, cfg:
     do, between two runs of the bare POST loop. Beside the one-process figure, not in place of it:
     it tells how delivery scales with processes on this machine."""
     written = await seed_events(rt, cfg.delivery_events, source_id="bench-delivery-replicas")
-    async with rt.sessions() as session:
-        body = (await session.scalar(select(Outbox.payload).limit(1)) or "").encode()
+    body = await webhook_body(rt)
     before = await bench_bare_post(farm, cfg, body, rt.settings.webhook_concurrency)
     meter = CpuMeter(farm)
     reports, elapsed = run_replicas(url, "deliver", cfg.replicas, meter)
