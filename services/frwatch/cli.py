@@ -119,14 +119,14 @@ def _spec_from_args(args: argparse.Namespace) -> SourceSpec:
 
 
 async def _sources_async(args: argparse.Namespace, settings: Settings) -> int:
-    from frwatch.db import create_engine, session_factory
+    from frwatch.db import create_engine, session_factory, write_transaction
     from frwatch.migrate import upgrade_async
     from frwatch.timeutil import utcnow
 
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        async with write_transaction(session_factory(engine)) as session:
             await SOURCE_ACTIONS[args.action](session, args, utcnow())
     finally:
         await engine.dispose()

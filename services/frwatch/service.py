@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from frwatch import gctune
 from frwatch.api.app import create_app
 from frwatch.api.health import READY_CHECKS
+from frwatch.db import write_transaction
 from frwatch.ingest.poll import poll_due
 from frwatch.migrate import upgrade_async
 from frwatch.notify.worker import Deliverer
@@ -33,7 +34,7 @@ async def prepare(rt: Runtime) -> None:
     if not rt.settings.sources.exists():
         log.warning("sources file not found; polling only sources already in the database",
                     extra={"path": str(rt.settings.sources)})
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         # replicas starting together would race to insert the same sources: one sync at a time
         await locks.xact_lock(session, locks.SOURCES_SYNC)
         report = await source_store.sync_from_config(session, specs, rt.clock())
@@ -111,7 +112,7 @@ class Worker:
             self.delivery.cancel()
             await asyncio.gather(self.delivery, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
-        async with self.rt.sessions() as session, session.begin():
+        async with write_transaction(self.rt.sessions) as session:
             await source_store.release_all(session, self.rt.worker)
         await self.deliverer.close()
         log.info("worker stopped", extra={"worker": self.rt.worker})

@@ -1,17 +1,18 @@
 """``db.in_transaction`` runs a transaction again when PostgreSQL aborts it to break a deadlock,
-and only then."""
+and only then. ``db.write_transaction``s of one process take turns on SQLite, and only there."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import AsyncIterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from frwatch.db import create_engine, in_transaction, session_factory
+from frwatch.db import create_engine, in_transaction, session_factory, write_transaction
 from frwatch.models import Subscription
 from frwatch.store import subscriptions as subscription_store
 from frwatch.timeutil import utcnow
@@ -74,3 +75,55 @@ async def test_other_errors_are_not_run_again(sessions: async_sessionmaker[Async
     with pytest.raises(IntegrityError):
         await in_transaction(sessions, work)
     assert runs == 1
+
+
+async def test_write_transactions_of_a_process_take_turns_on_sqlite_only(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A second write transaction begins only once the first one, which has written, has
+    committed, on SQLite (where it would otherwise wait in SQLite's busy handler): it reads the
+    first one's row as committed. On PostgreSQL it begins at once, reads the row as it was, and
+    writes a row of its own meanwhile."""
+    first, second = await _subscriptions(sessions, 2)
+    first_wrote, second_began = asyncio.Event(), asyncio.Event()
+    seen_by_second: list[str] = []
+
+    async def writer(name: str, subscription_id: str) -> None:
+        async with write_transaction(sessions) as session:
+            if name == "b":
+                seen_by_second.append(await session.scalar(
+                    select(Subscription.description).where(Subscription.id == first)) or "")
+                second_began.set()
+            await session.execute(text("UPDATE subscriptions SET description = :name WHERE id = :id"),
+                                  {"name": name, "id": subscription_id})
+            if name == "a":
+                first_wrote.set()
+                with contextlib.suppress(TimeoutError):  # holds its write until b began, or 1 s
+                    await asyncio.wait_for(second_began.wait(), 1)
+
+    async def second_writer() -> None:
+        await first_wrote.wait()
+        await writer("b", second)
+
+    await asyncio.wait_for(asyncio.gather(writer("a", first), second_writer()), 30)
+    assert seen_by_second == (["a"] if sessions.kw["bind"].dialect.name == "sqlite" else [""])
+    async with sessions() as s:
+        descriptions = dict((await s.execute(select(Subscription.id, Subscription.description))).all())
+    assert descriptions == {first: "a", second: "b"}
+
+
+async def test_a_write_transaction_opened_inside_another_of_the_same_task_does_not_wait_for_it(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The inner transaction would otherwise wait for the outer one's turn, which waits for it."""
+    (subscription_id,) = await _subscriptions(sessions, 1)
+
+    async def nested() -> int:
+        async with write_transaction(sessions) as outer:
+            async with write_transaction(sessions) as inner:
+                count = await inner.scalar(select(func.count()).select_from(Subscription))
+            await outer.execute(text("UPDATE subscriptions SET description = 'outer' WHERE id = :id"),
+                                {"id": subscription_id})
+        return count or 0
+
+    assert await asyncio.wait_for(nested(), 30) == 1
+    async with sessions() as s:
+        assert await s.scalar(select(Subscription.description)) == "outer"

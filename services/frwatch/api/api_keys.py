@@ -10,6 +10,7 @@ from frwatch.api.auth import hash_key, new_api_key, require_admin
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
 from frwatch.api.validation import Field, read_json, string, validate
+from frwatch.db import write_transaction
 from frwatch.models import ApiKey
 from frwatch.notify.payload import iso
 from frwatch.store import api_keys as key_store
@@ -28,7 +29,7 @@ async def create(request: web.Request) -> web.Response:
     values = validate(await read_json(request), FIELDS)
     rt = request.app[RUNTIME]
     token = new_api_key()
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         key = await key_store.create(session, name=values["name"], key_hash=hash_key(token),
                                      prefix=token[:PREFIX_CHARS], now=rt.clock())
     return web.json_response({**key_json(key), "key": token}, status=201)
@@ -45,7 +46,7 @@ async def revoke(request: web.Request) -> web.Response:
     """Revoke (not delete): the key stops working; its subscriptions stay, visible to the admin."""
     await require_admin(request)
     rt = request.app[RUNTIME]
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         key = await key_store.get(session, request.match_info["id"])
         if key is None:
             raise Problem(404, f"no API key {request.match_info['id']!r}")

@@ -21,6 +21,7 @@ from frwatch.api.problems import Problem
 from frwatch.api.query import parse_bool, refuse_unknown, single
 from frwatch.api.validation import (Field, boolean, invalid, one_of, read_json, resolved_public_url, string,
                                    validate)
+from frwatch.db import write_transaction
 from frwatch.errors import UrlRefused
 from frwatch.models import Source
 from frwatch.notify.payload import iso
@@ -156,7 +157,7 @@ async def patch_source(request: web.Request) -> web.Response:
     changes = validate(await read_json(request), fields, partial=True)
     if "url" in changes:
         await _resolvable_url(rt.guard, changes["url"])
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         source = await _get_or_404(session, request.match_info["id"])
         spec = dataclasses.replace(source_store.spec_of(source), **changes)
         source_store.apply_spec(source, spec, rt.clock())
@@ -171,7 +172,7 @@ async def delete_source(request: web.Request) -> web.Response:
     refuse_unknown(request.query, ("purge",))
     purge = single(request.query, "purge", parse_bool) or False
     rt = request.app[RUNTIME]
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         source = await _get_or_404(session, request.match_info["id"])
         outcome = await source_store.remove(session, source, purge=purge, now=rt.clock())
     return web.json_response({"id": request.match_info["id"], "outcome": outcome})

@@ -19,7 +19,7 @@ from frwatch.api.problems import Problem
 from frwatch.api.query import ACTION_TYPES, PAGE_PARAMS, parse_limit, refuse_unknown, single
 from frwatch.api.validation import (Field, boolean, invalid, list_of, number, obj, one_of, read_json,
                                     resolved_public_url, string, validate)
-from frwatch.db import in_transaction
+from frwatch.db import in_transaction, write_transaction
 from frwatch.models import Subscription
 from frwatch.notify.matching import EVENT_TYPES
 from frwatch.notify.payload import iso
@@ -130,7 +130,7 @@ async def patch(request: web.Request) -> web.Response:
     if "url" in values:
         await resolved_public_url(request.app[RUNTIME].guard, values["url"])
     rt = request.app[RUNTIME]
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         subscription = await owned(session, principal, request.match_info["id"], for_update=True)
         subscription_store.update_fields(subscription, rt.clock(), **values)
         await session.flush()

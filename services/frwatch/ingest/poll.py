@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from frwatch import metrics
+from frwatch.db import write_transaction
 from frwatch.errors import FrwatchError
 from frwatch.ingest.fetch import FetchResult, SourceGone
 from frwatch.ingest.parse import ParsedFeed, body_hash, parse_feed
@@ -138,7 +139,7 @@ class _Cycle:
 
     async def _claim(self) -> None:
         rt = self.rt
-        async with rt.sessions() as session, session.begin():
+        async with write_transaction(rt.sessions) as session:
             claimed = await source_store.claim_due(session, now=rt.clock(), due_by=self.cycle_start, worker=rt.worker,
                                                    lease=rt.settings.lease_duration,
                                                    limit=self.batch - len(self.running))
@@ -247,7 +248,7 @@ async def store_parsed(rt: Runtime, polls: Sequence[Parsed],
 async def _store_together(rt: Runtime, polls: Sequence[Parsed]) -> tuple[list[PollOutcome], int]:
     """The transaction of ``store_parsed``: the outcomes, and the number of webhooks queued."""
     now = rt.clock()
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         held = await source_store.lock_held(session, [poll.source.id for poll in polls], rt.worker)
         kept = [poll for poll in polls if poll.source.id in held]
         results, queued = await process_feeds(session, [(poll.source, poll.feed.entries) for poll in kept],
@@ -282,7 +283,7 @@ async def write_settled(rt: Runtime, polls: Sequence[Settled]) -> list[PollOutco
     now = rt.clock()
     outcomes: list[PollOutcome] = []
     records: list[PollRecord] = []
-    async with rt.sessions() as session, session.begin():
+    async with write_transaction(rt.sessions) as session:
         held = await source_store.lock_held(session, [poll.source.id for poll in polls], rt.worker)
         for poll in polls:
             outcome, record = _settle(rt, poll, poll.source.id in held, now)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from frwatch import metrics
-from frwatch.db import in_transaction
+from frwatch.db import in_transaction, write_transaction
 from frwatch.models import Subscription
 from frwatch.notify import breaker
 from frwatch.notify.backoff import retry_delay
@@ -161,7 +161,7 @@ class Deliverer:
     async def ping(self, subscription: Subscription) -> tuple[str, AttemptResult]:
         """Send ``subscription.ping`` now (enabled or not), record it; returns its message id and outcome."""
         now = self.rt.clock()
-        async with self.rt.sessions() as session, session.begin():
+        async with write_transaction(self.rt.sessions) as session:
             row = outbox_store.add(session, subscription_id=subscription.id, event_id=None, event_type=PING,
                                    payload=ping_body(subscription.id, now), now=now, lease_owner=self.rt.worker,
                                    lease_until=now + self.rt.settings.lease_duration)
@@ -192,7 +192,7 @@ class Deliverer:
         if self._recorder is not None:
             await asyncio.gather(self._recorder, return_exceptions=True)
         if outbox_ids:
-            async with self.rt.sessions() as session, session.begin():
+            async with write_transaction(self.rt.sessions) as session:
                 await outbox_store.release(session, outbox_ids, self.rt.worker)
             log.info("webhook leases released", extra={"count": len(outbox_ids), "worker": self.rt.worker})
 
@@ -205,7 +205,7 @@ class Deliverer:
         settings = self.rt.settings
 
         async def claim() -> list[Claimed]:
-            async with self.rt.sessions() as session, session.begin():
+            async with write_transaction(self.rt.sessions) as session:
                 return await outbox_store.claim_due(session, now=self.rt.clock(), worker=self.rt.worker,
                                                     lease=settings.lease_duration, limit=limit,
                                                     per_endpoint=settings.webhook_per_endpoint,
