@@ -138,7 +138,7 @@ async def _sqlite_write_turn(session: AsyncSession) -> AsyncIterator[None]:
     (HTTP) belongs inside one. Other processes (the CLI) are still waited for by the busy handler.
     Nothing to wait for on PostgreSQL, nor when this task holds the turn already (it would wait for
     itself)."""
-    engine = session.sync_session.get_bind()
+    engine = session.get_bind()  # as store.shapes.dialect reads it
     held = _turns_held.get()
     if engine.dialect.name != "sqlite" or engine in held:
         yield
