@@ -23,7 +23,10 @@ line printed is one JSON object with every figure and ratio.
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
 The garbage collector is settled (``frwatch.gctune``) once each runtime is set up, as ``frwatch
-run`` does once started.
+run`` does once started. frwatch logs as ``frwatch run`` does by default (JSON lines at ``info``: one
+per poll and per webhook attempt), into a file in the run's scratch folder where a container's log
+pipe would take them; ``--log-level warning`` leaves those lines out, as runs before 2026-12-07
+15:00 UTC did (their logging was not configured at all).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import platform
 import resource
@@ -62,7 +66,7 @@ import feedparser  # noqa: E402
 from sqlalchemy import func, select, text, update  # noqa: E402
 
 from farm import ItemFactory  # noqa: E402
-from frwatch import gctune  # noqa: E402
+from frwatch import gctune, logs  # noqa: E402
 from frwatch.classify import Classifier, ItemText  # noqa: E402
 from frwatch.db import create_engine  # noqa: E402
 from frwatch.ids import new_id  # noqa: E402
@@ -85,6 +89,7 @@ from frwatch.store import subscriptions as subscription_store  # noqa: E402
 PG_URL = os.environ.get("FRWATCH_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 NO_PROXY = urllib.request.ProxyHandler({})  # loopback only, whatever the environment says
+LOG_ENV = "FRWATCH_BENCH_LOG"  # "LEVEL PATH": the child processes log where and as the parent does
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,14 @@ TARGETS = {  # figure → (comparison, value): printed as a pass/fail column
     "e2e_p99_s": ("<=", 2.0),
     "rss_peak_mb": ("<=", 300),
 }
+
+
+def configure_logging(level: str, path: Path) -> None:
+    """frwatch's log lines as ``frwatch run`` writes them (JSON), at ``level``, appended to ``path``;
+    this process's children do the same."""
+    os.environ[LOG_ENV] = f"{level} {path}"
+    logs.configure("json", level, path.open("a", encoding="utf-8"))
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" when a tick overruns
 
 
 def log(message: str) -> None:
@@ -268,7 +281,7 @@ def bench_settings(url: str, cfg: Config, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         database_url=url, allow_private_networks=LOOPBACK, fetch_concurrency=cfg.concurrency,
         per_host_concurrency=cfg.concurrency,  # the farm is one host: see the module docstring
-        sources=Path("/nonexistent/sources.yaml"), log_format="text", log_level="warning")
+        sources=Path("/nonexistent/sources.yaml"))
     values.update(overrides)
     return Settings.from_env({}, **values)
 
@@ -945,6 +958,8 @@ def print_table(results: dict[str, Any]) -> None:
     m = results["machine"]
     print(f"frwatch benchmarks — {results['date']} — {results['mode']} — {m['cpu']}, {m['cores']} cores, "
           f"{m['mem_gib']} GiB, load average {m['loadavg_at_start']:.1f} at start")
+    logged = results["log"]
+    print(f"frwatch logged at {logged['level']}: {logged['lines']:,} JSON lines, {logged['bytes'] / 1e6:.1f} MB")
     print_rows(("figure", "frwatch", "baseline", "baseline value", "ratio", "target"), rows)
     cpu_rows = cpu_table(results)
     if cpu_rows:
@@ -977,6 +992,15 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
             for label, cpu in spec if cpu]
 
 
+def log_summary(level: str, path: Path) -> dict[str, Any]:
+    """What frwatch logged in the run (the lines it paid for), by message, before the file goes."""
+    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8") as lines:
+        messages = Counter(json.loads(line).get("msg") for line in lines if line.startswith("{"))
+        return {"level": level, "lines": sum(messages.values()), "bytes": path.stat().st_size,
+                "by_msg": dict(messages.most_common(8))}
+    return {"level": level, "lines": 0, "bytes": 0, "by_msg": {}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="frwatch benchmarks (127.0.0.1 only)")
     parser.add_argument("--quick", action="store_true", help="smaller figures, within a minute")
@@ -986,7 +1010,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-child", nargs=5, metavar=("URL", "FARM", "FEEDS", "SOURCES", "CONCURRENCY"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--replica-child", nargs=2, metavar=("URL", "ROLE"), help=argparse.SUPPRESS)
+    parser.add_argument("--log-level", choices=("info", "warning"), default="info",
+                        help="frwatch's log level: info (the service's default) writes a line per poll and webhook")
     args = parser.parse_args(argv)
+    if args.replica_child or args.rss_child:  # logs where and as its parent does
+        level, path = os.environ[LOG_ENV].split(" ", 1)
+        configure_logging(level, Path(path))
     if args.replica_child:
         asyncio.run(replica_child(*args.replica_child))
         return 0
@@ -995,9 +1024,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(rss_child(url, farm_base, int(feeds), int(sources), int(concurrency)))))
         return 0
     cfg = QUICK if args.quick else FULL
-    import logging
-
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" when a tick overruns
     only = set(args.only.split(","))
     backends = [b for b in args.backends.split(",") if b]
     started = time.perf_counter()
@@ -1005,6 +1031,8 @@ def main(argv: list[str] | None = None) -> int:
                                "mode": "quick" if args.quick else "full", "machine": machine(),
                                "config": cfg.__dict__, "baselines": {}}
     workdir = Path(tempfile.mkdtemp(prefix="frwatch-bench-"))
+    log_file = workdir / "frwatch.log"
+    configure_logging(args.log_level, log_file)
     farm = FarmProcess(cfg.feeds, cfg.items, cfg.share)
     try:
         if "classify" in only:
@@ -1022,7 +1050,9 @@ def main(argv: list[str] | None = None) -> int:
                     results[backend].update(bench_ingest_replicas(url, farm, cfg))
     finally:
         farm.close()
+        results["log"] = log_summary(args.log_level, log_file)
         with contextlib.suppress(OSError):
+            log_file.unlink()
             workdir.rmdir()
     compute_ratios(results)
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
