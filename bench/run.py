@@ -25,8 +25,8 @@ global fetch concurrency because the farm is one host (in production feeds are s
 The garbage collector is settled (``frwatch.gctune``) once each runtime is set up, as ``frwatch
 run`` does once started. frwatch logs as ``frwatch run`` does by default (JSON lines at ``info``: one
 per poll and per webhook attempt), into a file in the run's scratch folder where a container's log
-pipe would take them; ``--log-level warning`` leaves those lines out, as runs before 2026-12-07
-15:00 UTC did (their logging was not configured at all).
+pipe would take them; ``--log-level warning`` leaves those lines out, as the bench before 149b0d0
+did (it did not configure frwatch's logging at all).
 """
 
 from __future__ import annotations
