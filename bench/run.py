@@ -994,11 +994,15 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
 
 def log_summary(level: str, path: Path) -> dict[str, Any]:
     """What frwatch logged in the run (the lines it paid for), by message, before the file goes."""
-    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8") as lines:
-        messages = Counter(json.loads(line).get("msg") for line in lines if line.startswith("{"))
-        return {"level": level, "lines": sum(messages.values()), "bytes": path.stat().st_size,
-                "by_msg": dict(messages.most_common(8))}
-    return {"level": level, "lines": 0, "bytes": 0, "by_msg": {}}
+    messages: Counter[str | None] = Counter()
+    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                messages[json.loads(line).get("msg")] += 1
+            except ValueError:  # a line cut short by a killed child, or not frwatch's
+                messages["(not a JSON line)"] += 1
+    return {"level": level, "lines": sum(messages.values()), "bytes": path.stat().st_size if path.exists() else 0,
+            "by_msg": dict(messages.most_common(8))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1051,8 +1055,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         farm.close()
         results["log"] = log_summary(args.log_level, log_file)
+        log_file.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
-            log_file.unlink()
             workdir.rmdir()
     compute_ratios(results)
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

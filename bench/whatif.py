@@ -5,7 +5,7 @@ by monkeypatching *in this process only*, to size a suggested change before anyo
     python bench/whatif.py --backend sqlite --variants base,syncnormal --quick
 
 Each variant runs in its own process (patches never leak) on a fresh scratch database against one
-farm; the table gives items/s, sources/s and webhooks/s per variant. Variants (join with "+"):
+farm, logging as ``bench/run.py`` does; the table gives items/s, sources/s and webhooks/s per variant. Variants (join with "+"):
 
 - ``pool``: engine pool of ``2 × fetch concurrency`` connections, so the poll batch never opens and
   closes overflow connections (db.create_engine defaults: 10 + 10 overflow).
@@ -109,7 +109,9 @@ def main() -> int:
     if args.child:
         variant, url, farm_base, farm_pid = args.child
         apply(set(variant.split("+")), cfg.concurrency)
-        print(json.dumps(asyncio.run(one_variant(url, farm_base, int(farm_pid), cfg))))
+        with tempfile.TemporaryDirectory(prefix="frwatch-whatif-") as folder:
+            bench.configure_logging("info", Path(folder) / "frwatch.log")  # as bench/run.py logs
+            print(json.dumps(asyncio.run(one_variant(url, farm_base, int(farm_pid), cfg))))
         return 0
     farm = bench.FarmProcess(cfg.feeds, cfg.items, cfg.share)
     rows = {}

@@ -50,7 +50,8 @@ def configure(log_format: str, level: str, stream: TextIO | None = None) -> None
     root.setLevel(level.upper())
     for noisy in ("apscheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # the logging HOWTO's "Optimization": skip gathering what neither format writes
+    # the logging HOWTO's "Optimization": skip gathering what neither format writes. Without the
+    # caller's frame, ``stack_info`` and ``stacklevel`` do nothing in this process (frwatch uses neither)
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+

@@ -12,7 +12,8 @@ import pytest
 
 from frwatch import logs
 
-FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
+QUIETED = ("apscheduler", "aiohttp.access", "alembic")
 
 
 @pytest.fixture
@@ -20,12 +21,18 @@ def restore_logging() -> Iterator[None]:
     """``configure`` sets process-wide state: give the other tests theirs back."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    flags = {name: getattr(logging, name) for name in FLAGS}
+    flags = {name: getattr(logging, name) for name in FLAGS if hasattr(logging, name)}
+    levels = {name: logging.getLogger(name).level for name in QUIETED}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    for name, value in flags.items():
-        setattr(logging, name, value)
+    for name in FLAGS:
+        if name in flags:
+            setattr(logging, name, flags[name])
+        elif hasattr(logging, name):
+            delattr(logging, name)
+    for name, quieted in levels.items():
+        logging.getLogger(name).setLevel(quieted)
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -49,7 +56,6 @@ def test_json_line_has_the_fixed_fields_and_the_extras(restore_logging: None) ->
     ts = datetime.fromisoformat(entry["ts"])
     assert ts.utcoffset() == timedelta(0) and abs(ts - before) < timedelta(seconds=5)
     assert len(entry["ts"].split(".")[1]) == len("123+00:00")  # milliseconds
-    assert not {"threadName", "processName", "funcName", "lineno", "taskName"} & set(entry)
 
 
 def test_json_line_carries_the_traceback(restore_logging: None) -> None:
