@@ -24,7 +24,7 @@ Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` i
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
 The garbage collector is settled (``frwatch.gctune``) once each runtime is set up, as ``frwatch
 run`` does once started. frwatch logs as ``frwatch run`` does by default (JSON lines at ``info``: one
-per poll and per webhook attempt), into a file in the run's scratch folder where a container's log
+per webhook attempt and per poll that found news), into a file in the run's scratch folder where a container's log
 pipe would take them; ``--log-level warning`` leaves those lines out, as the bench before 149b0d0
 did (it did not configure frwatch's logging at all).
 """
@@ -1015,7 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=argparse.SUPPRESS)
     parser.add_argument("--replica-child", nargs=2, metavar=("URL", "ROLE"), help=argparse.SUPPRESS)
     parser.add_argument("--log-level", choices=("info", "warning"), default="info",
-                        help="frwatch's log level: info (the service's default) writes a line per poll and webhook")
+                        help="frwatch's log level: info (the service's default) writes a line per webhook attempt")
     args = parser.parse_args(argv)
     if args.replica_child or args.rss_child:  # logs where and as its parent does
         level, path = os.environ[LOG_ENV].split(" ", 1)

@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line with stable field names (or plain text).
 
-At the default level a line is written for every poll and every webhook attempt, so a line's cost
-counts (a bench measures it: see README, Benchmarks). What the lines never show is not looked up:
+At the default level a line is written for every webhook attempt and every poll that found news
+(at ``debug``, for every poll), so a line's cost counts (a bench measures it: see README, Benchmarks). What the lines never show is not looked up:
 the caller's file and line (a walk up the stack), the thread, process and task names.
 """
 

@@ -237,6 +237,7 @@ async def test_three_replicas_share_polling_and_delivery_and_survive_kill_and_te
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRWATCH_")}
     env.update({
         "FRWATCH_DATABASE_URL": database, "FRWATCH_ADMIN_TOKEN": ADMIN, "FRWATCH_LOG_FORMAT": "json",
+        "FRWATCH_LOG_LEVEL": "debug",  # a line for every poll, news or not: which replica polled what
         "FRWATCH_SOURCES": str(tmp_path / "sources.yaml"), "FRWATCH_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
         "FRWATCH_TICK_INTERVAL": f"{TICK:g}s", "FRWATCH_POLL_INTERVAL": f"{INTERVAL:g}s",
         "FRWATCH_MIN_POLL_INTERVAL": f"{INTERVAL:g}s", "FRWATCH_LEASE_DURATION": f"{LEASE:g}s",

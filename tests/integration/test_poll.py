@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def sample(name: str, **labels: str) -> float:
     return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_first_poll_stores_items_second_gets_304(runtime: Runtime) -> None:
+async def test_first_poll_stores_items_second_gets_304(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="frwatch")
     clock = runtime.clock = Clock()
     before = (sample("frwatch_polls_total", outcome="new_items"), sample("frwatch_polls_total", outcome="not_modified"),
               sample("frwatch_items_ingested_total"), sample("frwatch_fetch_duration_seconds_count"))
@@ -77,6 +79,9 @@ async def test_first_poll_stores_items_second_gets_304(runtime: Runtime) -> None
     after = (sample("frwatch_polls_total", outcome="new_items"), sample("frwatch_polls_total", outcome="not_modified"),
              sample("frwatch_items_ingested_total"), sample("frwatch_fetch_duration_seconds_count"))
     assert [a - b for a, b in zip(after, before)] == [1, 1, stored, 2]
+    # the poll with news is logged at info, the one that changed nothing at debug
+    assert [(r.levelno, r.outcome, r.source_id) for r in caplog.records if r.getMessage() == "polled"] == [
+        (logging.INFO, "new_items", "ftc"), (logging.DEBUG, "not_modified", "ftc")]
     state = await source(runtime, "ftc")
     assert state.polls == 2 and state.error_count == 0 and state.lease_owner is None
     assert START + timedelta(hours=1) + timedelta(minutes=13) <= state.next_poll_at <= START + timedelta(hours=1, minutes=17)

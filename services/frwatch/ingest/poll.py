@@ -327,9 +327,11 @@ def _success_values(rt: Runtime, source: Lease, result: FetchResult, now: dateti
 
 def _success_outcome(source_id: str, result: FetchResult, processed: ProcessResult) -> PollOutcome:
     outcome = "not_modified" if result.not_modified else ("new_items" if processed.new or processed.updated else "no_change")
-    log.info("polled", extra={"source_id": source_id, "status": result.status, "outcome": outcome,
-                              "new": processed.new, "updated": processed.updated,
-                              "enforcement": processed.enforcement})
+    # most polls change nothing (thousands of lines an hour, and CPU at high rates): those are debug,
+    # counted by frwatch_polls_total and shown per source by the API; a poll with news is info
+    log.log(logging.INFO if outcome == "new_items" else logging.DEBUG, "polled",
+            extra={"source_id": source_id, "status": result.status, "outcome": outcome, "new": processed.new,
+                   "updated": processed.updated, "enforcement": processed.enforcement})
     return PollOutcome(source_id, outcome, result.status, processed.new, processed.updated)
 
 
