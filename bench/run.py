@@ -1015,7 +1015,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=argparse.SUPPRESS)
     parser.add_argument("--replica-child", nargs=2, metavar=("URL", "ROLE"), help=argparse.SUPPRESS)
     parser.add_argument("--log-level", choices=("info", "warning"), default="info",
-                        help="frwatch's log level: info (the service's default) writes a line per webhook attempt")
+                        help="frwatch's log level: info (the service's default) writes a line per webhook attempt "
+                             "and per poll that found news")
     args = parser.parse_args(argv)
     if args.replica_child or args.rss_child:  # logs where and as its parent does
         level, path = os.environ[LOG_ENV].split(" ", 1)

@@ -87,7 +87,9 @@ async def test_first_poll_stores_items_second_gets_304(runtime: Runtime, caplog:
     assert START + timedelta(hours=1) + timedelta(minutes=13) <= state.next_poll_at <= START + timedelta(hours=1, minutes=17)
 
 
-async def test_unchanged_body_without_validators_is_not_parsed_again(runtime: Runtime) -> None:
+async def test_unchanged_body_without_validators_is_not_parsed_again(runtime: Runtime,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="frwatch")
     clock = runtime.clock = Clock()
     async with FeedServer() as server:
         server.add_feed("/f.xml", rss([FeedItem("A", "a", guid="1"), FeedItem("B", "b", guid="2")]))
@@ -95,6 +97,8 @@ async def test_unchanged_body_without_validators_is_not_parsed_again(runtime: Ru
         assert [o.new for o in await poll_due(runtime)] == [2]
         clock.advance(timedelta(hours=1))
         assert [(o.outcome, o.status) for o in await poll_due(runtime)] == [("no_change", 200)]
+    assert [(r.levelno, r.outcome) for r in caplog.records if r.getMessage() == "polled"] == [
+        (logging.INFO, "new_items"), (logging.DEBUG, "no_change")]
 
 
 async def test_new_and_edited_items(runtime: Runtime) -> None:
