@@ -23,10 +23,10 @@ line printed is one JSON object with every figure and ratio.
 Bench settings that differ from the defaults: ``FRWATCH_PER_HOST_CONCURRENCY`` is raised to the
 global fetch concurrency because the farm is one host (in production feeds are spread over many).
 The garbage collector is settled (``frwatch.gctune``) once each runtime is set up, as ``frwatch
-run`` does once started. frwatch logs as ``frwatch run`` does by default (JSON lines at ``info``: one
-per webhook attempt and per poll that found news), into a file in the run's scratch folder where a container's log
-pipe would take them; ``--log-level warning`` leaves those lines out, as the bench before 149b0d0
-did (it did not configure frwatch's logging at all).
+run`` does once started. frwatch logs as ``frwatch run`` does by default (JSON lines at ``info``:
+one per webhook attempt and per poll that found news), into a file in the run's scratch folder
+where a container's log pipe would take them; ``--log-level warning`` leaves those lines out, as
+the bench before 149b0d0 did (it did not configure frwatch's logging at all).
 """
 
 from __future__ import annotations
@@ -993,15 +993,16 @@ def cpu_table(results: dict[str, Any]) -> list[tuple[str, ...]]:
 
 
 def log_summary(level: str, path: Path) -> dict[str, Any]:
-    """What frwatch logged in the run (the lines it paid for), by message, before the file goes."""
+    """What frwatch logged in the run (the lines it paid for), by message, before the file goes
+    (``configure_logging`` created it)."""
     messages: Counter[str | None] = Counter()
-    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8", errors="replace") as lines:
+    with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
                 messages[json.loads(line).get("msg")] += 1
             except ValueError:  # a line cut short by a killed child, or not frwatch's
                 messages["(not a JSON line)"] += 1
-    return {"level": level, "lines": sum(messages.values()), "bytes": path.stat().st_size if path.exists() else 0,
+    return {"level": level, "lines": sum(messages.values()), "bytes": path.stat().st_size,
             "by_msg": dict(messages.most_common(8))}
 
 
@@ -1056,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         farm.close()
         results["log"] = log_summary(args.log_level, log_file)
-        log_file.unlink(missing_ok=True)
+        log_file.unlink()
         with contextlib.suppress(OSError):
             workdir.rmdir()
     compute_ratios(results)

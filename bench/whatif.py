@@ -5,7 +5,8 @@ by monkeypatching *in this process only*, to size a suggested change before anyo
     python bench/whatif.py --backend sqlite --variants base,syncnormal --quick
 
 Each variant runs in its own process (patches never leak) on a fresh scratch database against one
-farm, logging as ``bench/run.py`` does; the table gives items/s, sources/s and webhooks/s per variant. Variants (join with "+"):
+farm, logging as ``bench/run.py`` does; the table gives items/s, sources/s and webhooks/s per
+variant. Variants (join with "+"):
 
 - ``pool``: engine pool of ``2 × fetch concurrency`` connections, so the poll batch never opens and
   closes overflow connections (db.create_engine defaults: 10 + 10 overflow).

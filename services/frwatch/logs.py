@@ -1,8 +1,9 @@
 """Structured logging: one JSON object per line with stable field names (or plain text).
 
 At the default level a line is written for every webhook attempt and every poll that found news
-(at ``debug``, for every poll), so a line's cost counts (a bench measures it: see README, Benchmarks). What the lines never show is not looked up:
-the caller's file and line (a walk up the stack), the thread, process and task names.
+(at ``debug``, for every poll), so a line's cost counts (a bench measures it: see README,
+Benchmarks). What the lines never show is not looked up: the caller's file and line (a walk up the
+stack), the thread, process and task names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TextIO
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)  # json.dumps with options builds one per call
+QUIETED = ("apscheduler", "aiohttp.access", "alembic")  # libraries logged at warning and above only
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,7 +50,7 @@ def configure(log_format: str, level: str, stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "aiohttp.access", "alembic"):
+    for noisy in QUIETED:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # the logging HOWTO's "Optimization": skip gathering what neither format writes. Without the
     # caller's frame, ``stack_info`` and ``stacklevel`` do nothing in this process (frwatch uses neither)

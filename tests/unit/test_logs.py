@@ -13,7 +13,6 @@ import pytest
 from frwatch import logs
 
 FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
-QUIETED = ("apscheduler", "aiohttp.access", "alembic")
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     flags = {name: getattr(logging, name) for name in FLAGS if hasattr(logging, name)}
-    levels = {name: logging.getLogger(name).level for name in QUIETED}
+    levels = {name: logging.getLogger(name).level for name in logs.QUIETED}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
