@@ -130,7 +130,7 @@ async def drains(url: str, farm: bench.FarmProcess, cfg: bench.Config, count: in
         await bench.add_subscriptions(rt, [farm.hook_url(k) for k in range(cfg.endpoints)])
         traces = instrument(asyncio.get_running_loop())
         for n in range(count):
-            await bench.seed_events(rt, cfg.delivery_events, source_id=f"bench-trace-{n}")
+            owed = await bench.seed_events(rt, cfg.delivery_events, source_id=f"bench-trace-{n}")
             trace = traces[-1] = Trace()
             deliverer = worker.Deliverer(rt)
             await deliverer.start()
@@ -142,6 +142,8 @@ async def drains(url: str, farm: bench.FarmProcess, cfg: bench.Config, count: in
                 wall, after = time.perf_counter() - started, threads_schedstat()
                 sampler.cancel()
                 await deliverer.close()
+            arrived = len(farm.ctl("/_ctl/arrivals")["arrivals"])
+            assert made == owed == arrived, (made, owed, arrived)  # every webhook sent, once
             farm.ctl("/_ctl/reset", {})
             figures = summary(made, wall, before, after, trace)
             out.append(figures)
