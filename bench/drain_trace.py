@@ -97,12 +97,15 @@ async def sample(deliverer: worker.Deliverer, trace: Trace) -> None:
         await asyncio.sleep(SAMPLE_S)
 
 
+def mean(values: list[float] | list[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
 def summary(made: int, wall: float, before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
             trace: Trace) -> dict[str, Any]:
     main = str(os.getpid())
     spent = {tid: (after[tid][0] - before.get(tid, (0, 0))[0], after[tid][1] - before.get(tid, (0, 0))[1])
              for tid in after}
-    samples = trace.samples or [(0, 0)]
     return {
         "webhooks": made, "webhooks_per_s": round(made / wall),
         "cpu_us_per_webhook_loop_thread": round(spent[main][0] / 1e3 / made, 1),
@@ -110,15 +113,15 @@ def summary(made: int, wall: float, before: dict[str, tuple[int, int]], after: d
                                                   / 1e3 / made, 1),
         "waiting_for_core_share": round(sum(wait for _, wait in spent.values()) / 1e9 / wall, 3),
         "epoll_idle_share": round(trace.epoll_s / wall, 3),
-        "queue_empty_share": round(sum(1 for queued, _ in samples if not queued) / len(samples), 3),
-        "mean_queued": round(sum(queued for queued, _ in samples) / len(samples), 1),
-        "mean_in_flight": round(sum(sending for _, sending in samples) / len(samples), 1),
+        "queue_empty_share": round(mean([int(not queued) for queued, _ in trace.samples]), 3),
+        "mean_queued": round(mean([queued for queued, _ in trace.samples]), 1),
+        "mean_in_flight": round(mean([sending for _, sending in trace.samples]), 1),
         "claims": len(trace.claims),
-        "rows_per_claim": round(sum(rows for rows, _ in trace.claims) / max(1, len(trace.claims)), 1),
-        "ms_per_claim": round(1000 * sum(s for _, s in trace.claims) / max(1, len(trace.claims)), 1),
+        "rows_per_claim": round(mean([rows for rows, _ in trace.claims]), 1),
+        "ms_per_claim": round(1000 * mean([seconds for _, seconds in trace.claims]), 1),
         "records": len(trace.records),
-        "attempts_per_record": round(sum(n for n, _ in trace.records) / max(1, len(trace.records)), 1),
-        "ms_per_record": round(1000 * sum(s for _, s in trace.records) / max(1, len(trace.records)), 1),
+        "attempts_per_record": round(mean([attempts for attempts, _ in trace.records]), 1),
+        "ms_per_record": round(1000 * mean([seconds for _, seconds in trace.records]), 1),
     }
 
 
@@ -131,7 +134,8 @@ async def drains(url: str, farm: bench.FarmProcess, cfg: bench.Config, count: in
         traces = instrument(asyncio.get_running_loop())
         for n in range(count):
             owed = await bench.seed_events(rt, cfg.delivery_events, source_id=f"bench-trace-{n}")
-            trace = traces[-1] = Trace()
+            traces.append(Trace())
+            trace = traces[-1]
             deliverer = worker.Deliverer(rt)
             await deliverer.start()
             sampler = asyncio.create_task(sample(deliverer, trace))
