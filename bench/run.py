@@ -78,7 +78,7 @@ from frwatch.notify.deliver import Message, send  # noqa: E402
 from frwatch.notify.enqueue import EventChange, enqueue_event_changes  # noqa: E402
 from frwatch.notify.matching import DETECTED  # noqa: E402
 from frwatch.notify.signing import generate_secret  # noqa: E402
-from frwatch.notify.worker import Deliverer  # noqa: E402
+from frwatch.notify.worker import CLAIM_AFTER_S, Deliverer  # noqa: E402
 from frwatch.runtime import Runtime, open_runtime  # noqa: E402
 from frwatch.service import Worker  # noqa: E402
 from frwatch.settings import Settings  # noqa: E402
@@ -635,7 +635,7 @@ async def replica_child(url: str, role: str) -> None:
             deliverer = Deliverer(rt)
             await deliverer.start()
             try:
-                report = {"made": await deliverer.drain()}
+                report = {"made": await drain_while_pending(rt, deliverer)}
             finally:
                 await deliverer.close()
         else:
@@ -643,6 +643,24 @@ async def replica_child(url: str, role: str) -> None:
             report = {"polled": len(outcomes), "new": sum(outcome.new for outcome in outcomes)}
         print(json.dumps({**report, "cpu_s": time.process_time() - cpu}), flush=True)
         await asyncio.to_thread(sys.stdin.readline)
+
+
+async def drain_while_pending(rt: Runtime, deliverer: Deliverer, give_up_s: float = 30.0) -> int:
+    """Drain until no message is pending; returns the attempts made. One ``drain`` ends when
+    nothing is claimable now, which happens at once when another replica's leases fill every
+    endpoint's slots (in one full run a child sent none of the 10,000); the worker
+    drains again at its next tick, this loop sooner, at the deliverer's own claim cadence. Gives up
+    after ``give_up_s`` without an attempt (the parent's count check then fails)."""
+    made, idle_since = 0, time.monotonic()
+    while True:
+        if got := await deliverer.drain():
+            made, idle_since = made + got, time.monotonic()
+        async with rt.sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.status == "pending"))
+        if not pending or time.monotonic() - idle_since > give_up_s:
+            return made
+        await asyncio.sleep(CLAIM_AFTER_S)
 
 
 def verify_signature(secret: str, headers_id: str, timestamp: str, body: str, signature: str) -> bool:
