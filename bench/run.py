@@ -83,6 +83,7 @@ from frwatch.runtime import Runtime, open_runtime  # noqa: E402
 from frwatch.service import Worker  # noqa: E402
 from frwatch.settings import Settings  # noqa: E402
 from frwatch.sources_config import SourceSpec  # noqa: E402
+from frwatch.store import queries  # noqa: E402
 from frwatch.store import sources as source_store  # noqa: E402
 from frwatch.store import subscriptions as subscription_store  # noqa: E402
 
@@ -656,8 +657,7 @@ async def drain_while_pending(rt: Runtime, deliverer: Deliverer, give_up_s: floa
         if got := await deliverer.drain():
             made, idle_since = made + got, time.monotonic()
         async with rt.sessions() as session:
-            pending = await session.scalar(
-                select(func.count()).select_from(Outbox).where(Outbox.status == "pending"))
+            pending = (await queries.outbox_backlog(session)).pending
         if not pending or time.monotonic() - idle_since > give_up_s:
             return made
         await asyncio.sleep(CLAIM_AFTER_S)
