@@ -8,7 +8,8 @@ Each drain runs in this process against the farm, on a scratch database, logging
 thread and of the process's other threads (aiosqlite's); the shares of the drain's wall time the
 process waited for a core (the kernel's schedstat) and the event loop idled in epoll; how often the
 queue of claimed rows was empty and how many attempts were in flight (sampled every 0.5 ms); and
-the claims and record transactions (how many, rows each, ms each). To see inside a drain it reads
+the claims and record transactions (how many, rows each, ms each); and how often the deliverer's
+loop (``deliver_due``) woke per webhook. To see inside a drain it reads
 the ``Deliverer``'s private state and times two of its methods, in this process only; it changes
 nothing they do. The last line printed is one JSON object of every drain's figures.
 """
@@ -42,6 +43,7 @@ class Trace:
     """What one drain's claims, record transactions, epoll waits and queue samples came to."""
     claims: list[tuple[int, float]] = field(default_factory=list)  # rows, seconds
     records: list[tuple[int, float]] = field(default_factory=list)  # attempts, seconds
+    wakes: int = 0  # turns of ``deliver_due``'s loop (each waits for a change)
     epoll_s: float = 0.0
     samples: list[tuple[int, int]] = field(default_factory=list)  # queued, in flight
 
@@ -60,9 +62,10 @@ def threads_schedstat() -> dict[str, tuple[int, int]]:
 
 def instrument(loop: asyncio.AbstractEventLoop) -> list[Trace]:
     """Time every claim (the whole task: checkout, statements, commit), record transaction and
-    epoll wait, into the last ``Trace`` of the list returned (append one per drain)."""
+    epoll wait, and count the deliverer loop's waits, into the last ``Trace`` of the list returned
+    (append one per drain)."""
     traces = [Trace()]
-    claim, record = worker.Deliverer._claim, worker.Deliverer._record
+    claim, record, wait = worker.Deliverer._claim, worker.Deliverer._record, worker.Deliverer._wait_for_change
     selector: selectors.BaseSelector = loop._selector  # type: ignore[attr-defined]
     select = selector.select
 
@@ -78,6 +81,10 @@ def instrument(loop: asyncio.AbstractEventLoop) -> list[Trace]:
         traces[-1].records.append((len(batch), time.perf_counter() - started))
         return outcomes
 
+    async def counted_wait(self: worker.Deliverer, timeout: float) -> None:
+        traces[-1].wakes += 1
+        await wait(self, timeout)
+
     def timed_select(timeout: float | None = None) -> Any:
         started = time.perf_counter()
         try:
@@ -87,6 +94,7 @@ def instrument(loop: asyncio.AbstractEventLoop) -> list[Trace]:
 
     worker.Deliverer._claim = timed_claim  # type: ignore[method-assign]
     worker.Deliverer._record = timed_record  # type: ignore[method-assign]
+    worker.Deliverer._wait_for_change = counted_wait  # type: ignore[method-assign]
     selector.select = timed_select  # type: ignore[method-assign]
     return traces
 
@@ -122,6 +130,7 @@ def summary(made: int, wall: float, before: dict[str, tuple[int, int]], after: d
         "records": len(trace.records),
         "attempts_per_record": round(mean([attempts for attempts, _ in trace.records]), 1),
         "ms_per_record": round(1000 * mean([seconds for _, seconds in trace.records]), 1),
+        "loop_wakes_per_webhook": round(trace.wakes / made, 3),
     }
 
 
