@@ -41,7 +41,10 @@ async def test_redeliver_resends_with_the_same_webhook_id(api: Any, runtime: Run
         await deliver_due(runtime)
         [attempt] = (await (await api.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=alice)).json())["data"]
         message_id = attempt["message_id"]
-        await problem(await api.post(f"/v1/deliveries/{message_id}/redeliver", headers=bob), 404)
+        # another integrator's message, by its id or its attempt's, looks exactly like a missing one
+        for other in (message_id, str(attempt["id"])):
+            hidden = await problem(await api.post(f"/v1/deliveries/{other}/redeliver", headers=bob), 404)
+            assert hidden["detail"] == f"no delivery {other!r}" and sub["id"] not in str(hidden)
         await problem(await api.post("/v1/deliveries/msg_nope/redeliver", headers=alice), 404)
         response = await api.post(f"/v1/deliveries/{message_id}/redeliver", headers=alice)
         queued = await response.json()
