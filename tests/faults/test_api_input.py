@@ -11,6 +11,7 @@ seeded hostile text in the dashboard and Atom feed (test_dashboard.py, test_atom
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -299,3 +300,58 @@ async def test_hostile_feed_text_reaches_api_dashboard_and_atom_inert(api: Any, 
     parsed = feedparser.parse(atom, sanitize_html=False)
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.entries[0].title == event_title
+
+
+async def raw_request(api: Any, head: bytes, body: bytes = b"") -> tuple[int, str, bytes]:
+    """Send bytes no HTTP client would (header values that are not UTF-8); the status, content
+    type and body of the answer."""
+    reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
+    try:
+        writer.write(head + b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, payload = rest.partition(b"\r\n\r\n")
+    content_type = next((line.split(b":", 1)[1].split(b";")[0].strip().decode() for line in headers.split(b"\r\n")
+                         if line.lower().startswith(b"content-type:")), "")
+    return int(status_line.split()[1]), content_type, payload
+
+
+async def test_header_bytes_that_are_not_utf8_are_refused_not_a_500(api: Any) -> None:
+    _, integrator = await new_key(api, "integrator")
+    token = integrator["Authorization"].encode()
+    for head in (b"GET /v1/subscriptions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \xff\xfe",
+                 b"GET /v1/subscriptions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer frw_\xc3\x28",
+                 b"GET /feeds/events.atom HTTP/1.1\r\nHost: t\r\nCookie: frwatch_token=\xff"):
+        status, content_type, payload = await raw_request(api, head)
+        assert (status, content_type) == (401, PROBLEM), (head, status, payload)
+    for query in (b"q=%ff%fe", b"q=%ed%a0%80", b"regulator=\xff", b"cursor=%ff", b"limit=%ff"):  # bytes, escaped or not
+        for path in (b"/v1/events", b"/v1/items", b"/v1/exports/events"):
+            head = b"GET " + path + b"?" + query + b" HTTP/1.1\r\nHost: t\r\nAuthorization: " + token
+            status, _, payload = await raw_request(api, head)
+            assert status in (200, 400), (path, query, status, payload)
+    status, _, _ = await raw_request(api, b"GET / HTTP/1.1\r\nHost: t\r\nCookie: frwatch_token=\xff")
+    assert status == 303  # the dashboard sends an unknown cookie to its login page
+    body = json.dumps({"url": "http://127.0.0.1:9/hook"}).encode()
+    status, content_type, payload = await raw_request(
+        api, b"POST /v1/subscriptions HTTP/1.1\r\nHost: t\r\nAuthorization: " + token
+        + b"\r\nContent-Type: application/json\r\nIdempotency-Key: \xff", body)
+    assert (status, content_type) == (400, PROBLEM) and json.loads(payload)["field"] == "Idempotency-Key", payload
+    listed = await (await api.get("/v1/subscriptions", headers=integrator)).json()
+    assert listed["data"] == []  # the refused request created nothing
+
+
+async def test_unpaired_surrogates_in_json_strings_are_a_422_not_a_500(api: Any) -> None:
+    # "\ud800" is valid JSON that decodes to a string no database or hash can take
+    created = await api.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"}, headers=ADMIN_HEADERS)
+    sub = await created.json()
+    for method, path, body, field in (
+            ("POST", "/v1/subscriptions", {"url": "http://127.0.0.1:9/hook", "description": "a\ud800"}, "description"),
+            ("PATCH", f"/v1/subscriptions/{sub['id']}", {"description": "\udc80"}, "description"),
+            ("POST", "/v1/api-keys", {"name": "\ud800"}, "name"),
+            ("POST", "/v1/sources", {"id": "s", "name": "\udfff", "url": "http://127.0.0.1:9/s.xml", "kind": "news"},
+             "name")):
+        response = await api.request(method, path, json=body, headers=ADMIN_HEADERS)
+        assert (await problem(response, 422))["field"] == field
+    assert (await (await api.get(f"/v1/subscriptions/{sub['id']}", headers=ADMIN_HEADERS)).json())["description"] == ""

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
+from frwatch.api.validation import encodable
 from frwatch.runtime import Runtime
 from frwatch.store import api_keys as key_store
 
@@ -56,6 +57,8 @@ def _bearer(request: web.Request) -> str | None:
 
 async def principal_for_token(runtime: Runtime, token: str) -> Principal | None:
     """The admin or the integrator ``token`` belongs to; None when it is unknown or revoked."""
+    if not encodable(token):
+        return None
     admin = runtime.settings.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return ADMIN

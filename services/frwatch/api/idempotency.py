@@ -53,6 +53,8 @@ async def respond(request: web.Request, principal: Principal, body: Any, work: W
         return web.json_response(payload, status=status)
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise Problem(400, f"{HEADER}: must be 1 to {MAX_KEY_LENGTH} characters", field=HEADER)
+    if not (key.isascii() and key.isprintable()):
+        raise Problem(400, f"{HEADER}: must be printable ASCII", field=HEADER)
     request_hash = fingerprint(request, body)
     now = rt.clock()
 

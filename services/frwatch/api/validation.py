@@ -77,6 +77,16 @@ def validate(body: Mapping[str, Any], fields: Mapping[str, Field], *, partial: b
     return clean
 
 
+def encodable(text: str) -> bool:
+    """False for text with unpaired surrogates: what JSON's ``"\ud800"`` and header bytes that are
+    not UTF-8 decode to, which no database or hash can take."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def string(*, min_length: int = 0, max_length: int = 1000, pattern: str | None = None,
            normalize: Callable[[str], str] | None = None) -> Check:
     """A string, stripped (and normalised, e.g. ``str.upper``) before its length and pattern are checked."""
@@ -89,6 +99,8 @@ def string(*, min_length: int = 0, max_length: int = 1000, pattern: str | None =
         text = normalize(text) if normalize else text
         if "\x00" in text:
             raise invalid(path, "must not contain NUL characters")
+        if not text.isascii() and not encodable(text):
+            raise invalid(path, "must be valid Unicode text (no unpaired surrogates)")
         if not min_length <= len(text) <= max_length:
             raise invalid(path, f"must be {min_length} to {max_length} characters long")
         if regex and not regex.fullmatch(text):
