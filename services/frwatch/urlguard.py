@@ -1,14 +1,17 @@
 """SSRF guard for every outgoing request (feeds and webhooks).
 
-Two layers, both needed:
+Three layers:
 
-* ``UrlGuard.check_url`` (sync) refuses bad schemes and IP-literal hosts in any spelling. aiohttp
-  never calls the resolver for an IP literal, so this must run for every URL, including every
-  redirect hop.
+* ``UrlGuard.check_url`` (sync) refuses bad schemes and IP-literal hosts in any spelling, judged
+  both as written and as aiohttp will connect to it (yarl's IDNA form, in which full-width digits
+  or ideographic dots spell an IPv4 address). aiohttp never calls the resolver for an IP literal,
+  so this must run for every URL, including every redirect hop.
 * ``UrlGuard.make_connector`` wraps the resolver so a *name* is refused when any address it resolves
   to is not allowed. aiohttp connects only to the addresses the resolver returned, so a name that
   re-resolves to a private address between the check and the connect (DNS rebinding) cannot slip
   through.
+* The same connector checks the address of every socket it opens, so a spelling the first layer
+  misjudges still never reaches a refused address.
 
 "Allowed" means globally routable unicast, or inside one of ``allowed_networks``
 (``FRWATCH_ALLOW_PRIVATE_NETWORKS``).
@@ -25,6 +28,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from frwatch.errors import UrlRefused
 
@@ -79,6 +83,12 @@ def parse_ip_host(host: str) -> IPAddress | None:
         return _legacy_ipv4(candidate)
 
 
+def connect_host(url: str) -> str:
+    """The host of ``url`` as aiohttp connects to it: yarl's ASCII (IDNA) form, so
+    "１２７.０.０.１" is 127.0.0.1. ValueError (or UnicodeError) when yarl cannot read it."""
+    return URL(url).raw_host or ""
+
+
 class UrlGuard:
     """Decides which URLs and addresses frwatch may connect to."""
 
@@ -120,18 +130,21 @@ class UrlGuard:
         try:
             parts = urlsplit(url)
             hostname = parts.hostname
-        except ValueError as exc:
-            return str(exc)
-        if parts.scheme.lower() not in schemes:
-            return f"scheme must be one of {', '.join(schemes)}"
-        if not hostname:
-            return "no host"
-        return self._judge_host(hostname)
+            if parts.scheme.lower() not in schemes:
+                return f"scheme must be one of {', '.join(schemes)}"
+            if not hostname:
+                return "no host"
+            return self._judge_host(hostname, connect_host(url))
+        except ValueError as exc:  # UnicodeError included: a name IDNA cannot encode
+            return str(exc) or type(exc).__name__
 
-    def _judge_host(self, hostname: str) -> str | None:
-        """Why a URL with this host is refused, if it is: an IP literal not allowed, or a
-        non-canonical spelling of an IPv4 address. Names are judged when they resolve."""
+    def _judge_host(self, hostname: str, connected: str) -> str | None:
+        """Why a URL with this host (``connected`` as aiohttp connects to it) is refused, if it is:
+        an IP literal not allowed, or a non-canonical spelling of an IPv4 address. Names are judged
+        when they resolve."""
         address = parse_ip_host(hostname)
+        if address is None:
+            address = parse_ip_host(connected)
         if address is None:
             return None
         if not self.is_allowed_ip(address):
@@ -157,7 +170,15 @@ class UrlGuard:
         honours /etc/hosts, holds nothing to close). An injected resolver stays the caller's to close.
         """
         return aiohttp.TCPConnector(resolver=GuardedResolver(self, self._resolver or aiohttp.ThreadedResolver()),
-                                    **kwargs)
+                                    socket_factory=self._socket_to, **kwargs)
+
+    def _socket_to(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        """The connector's socket for one of getaddrinfo's results (family, type, proto, name,
+        address); ``UrlRefused`` instead when the address is not allowed."""
+        family, type_, proto, _, address = addr_info
+        if not self.is_allowed_ip(str(address[0]).split("%", 1)[0]):
+            raise UrlRefused(f"refused address {address[0]}: not public and not in an allowed network")
+        return socket.socket(family=family, type=type_, proto=proto)
 
     async def check_resolved(self, url: str, *, unresolvable_ok: bool = False) -> list[str]:
         """Check ``url`` and every address its host resolves to now; returns those addresses.
@@ -167,7 +188,7 @@ class UrlGuard:
         ``RESOLVE_TIMEOUT_S``) is refused, or passes with no address when ``unresolvable_ok``.
         """
         self.check_url(url)
-        hostname = urlsplit(url).hostname or ""
+        hostname = connect_host(url)
         address = parse_ip_host(hostname)
         if address is not None:
             return [str(address)]

@@ -49,6 +49,9 @@ PRIVATE_URLS = [
     "http://255.255.255.255/",
     "http://user:pw@127.0.0.1/",
     "https://10.0.0.1:443/",
+    "http://１２７.０.０.１/",  # full-width digits and dots: yarl's IDNA form, which aiohttp connects to, is 127.0.0.1
+    "http://127。0。0。1:8080/",  # ideographic full stops
+    "http://１０.0.0.1/",
 ]
 
 
@@ -89,7 +92,8 @@ def test_bad_urls_are_refused_with_reason(url: str, reason: str) -> None:
         UrlGuard().check_url(url)
 
 
-@pytest.mark.parametrize("url", ["http://134744072/", "http://0x8.8.8.8/", "http://2130706433/", "http://127.0.0.1./"])
+@pytest.mark.parametrize("url", ["http://134744072/", "http://0x8.8.8.8/", "http://2130706433/", "http://127.0.0.1./",
+                                 "http://１２７.０.０.１/", "http://８.８.８.８/"])
 def test_non_canonical_spellings_are_refused_even_when_the_address_is_allowed(url: str) -> None:
     with pytest.raises(UrlRefused, match="non-canonical"):
         UrlGuard(LOOPBACK).check_url(url)
@@ -219,7 +223,7 @@ async def test_fetcher_refuses_ip_literals_before_any_connection(url: str) -> No
 
 @pytest.mark.parametrize("location", [
     "http://10.0.0.1/feed", "http://169.254.169.254/latest/meta-data/", "http://[::1]:80/", "http://167772161/",
-    "http://internal.example/feed", "file:///etc/passwd",
+    "http://internal.example/feed", "file:///etc/passwd", "http://１２７.０.０.１/feed", "http://10。0。0。1/feed",
 ])
 async def test_redirect_to_private_address_is_refused(location: str) -> None:
     """The public hop is allowed (loopback stands in for it); the private target is never contacted."""
@@ -231,3 +235,19 @@ async def test_redirect_to_private_address_is_refused(location: str) -> None:
             with pytest.raises(UrlRefused):
                 await Fetcher(session, limits(), guard).fetch(server.url("/feed"))
         assert server.hits["/feed"] == 1
+
+
+async def test_connector_refuses_sockets_to_addresses_not_allowed() -> None:
+    """The last layer: whatever reaches the connector unchecked (an IP literal skips the resolver),
+    it opens no socket to an address the guard refuses, and opens one to an allowed address."""
+    async with FeedServer() as server:
+        server.add_feed("/feed.xml", b"<rss/>")
+        async with aiohttp.ClientSession(connector=UrlGuard().make_connector()) as session:
+            with pytest.raises(UrlRefused, match="refused address 127.0.0.1"):
+                await session.get(server.url("/feed.xml"))
+        assert server.hits.get("/feed.xml", 0) == 0
+        async with (
+            aiohttp.ClientSession(connector=UrlGuard(LOOPBACK).make_connector()) as session,
+            session.get(server.url("/feed.xml")) as resp,
+        ):
+            assert await resp.read() == b"<rss/>"
