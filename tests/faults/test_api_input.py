@@ -355,3 +355,15 @@ async def test_unpaired_surrogates_in_json_strings_are_a_422_not_a_500(api: Any)
         response = await api.request(method, path, json=body, headers=ADMIN_HEADERS)
         assert (await problem(response, 422))["field"] == field
     assert (await (await api.get(f"/v1/subscriptions/{sub['id']}", headers=ADMIN_HEADERS)).json())["description"] == ""
+
+
+async def test_a_malformed_host_header_is_a_400_not_a_500(api: Any) -> None:
+    """The Atom feed's links are built from the Host header (as its reader reached the service)."""
+    token = ADMIN_HEADERS["Authorization"].encode()
+    for host in (b"x:abc", b"exa mple:99999", b"\xff", b"x:70000"):
+        head = b"GET /feeds/events.atom HTTP/1.1\r\nHost: " + host + b"\r\nAuthorization: " + token
+        status, content_type, payload = await raw_request(api, head)
+        assert (status, content_type) == (400, PROBLEM), (host, status, payload)
+    status, content_type, payload = await raw_request(
+        api, b"GET /feeds/events.atom HTTP/1.1\r\nHost: frwatch.example:8443\r\nAuthorization: " + token)
+    assert status == 200 and b'href="http://frwatch.example:8443/feeds/events.atom"' in payload, payload

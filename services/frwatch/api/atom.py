@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 from aiohttp import web
 
 from frwatch.api.keys import RUNTIME
+from frwatch.api.problems import Problem
 from frwatch.api.query import EVENT_PARAMS, parse_filters, parse_limit, refuse_unknown, single
 from frwatch.api.viewer import viewer
 from frwatch.models import Event
@@ -88,8 +89,11 @@ async def events_feed(request: web.Request) -> web.Response:
         ids = [event.id for event in listing.rows]
         sources = await queries.event_sources(session, ids)
         links = {event_id: safe_link(link) for event_id, link in (await queries.first_links(session, ids)).items()}
-    body = render(listing.rows, sources, links, self_url=str(request.url),
-                  home_url=str(request.url.with_path("/").with_query(None)))
+    try:  # the request's URL is built from its Host header, which the client wrote
+        self_url, home_url = str(request.url), str(request.url.with_path("/").with_query(None))
+    except ValueError as exc:  # UnicodeError included
+        raise Problem(400, f"the Host header is not a valid host: {exc}") from None
+    body = render(listing.rows, sources, links, self_url=self_url, home_url=home_url)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=60"}
     if etag in request.headers.get("If-None-Match", ""):
