@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from frwatch.errors import UrlRefused
+
+log = logging.getLogger("frwatch.urlguard")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -158,10 +161,11 @@ class UrlGuard:
         if not addresses:
             raise UrlRefused(f"refused host {host!r}: it resolves to no address")
         bad = [a for a in addresses if not self.is_allowed_ip(a.split("%", 1)[0])]
-        if bad:
-            raise UrlRefused(
-                f"refused host {host!r}: it resolves to {', '.join(bad)}, not public and not in an allowed network"
-            )
+        if bad:  # the addresses go to the operator's log only: a refusal is shown to whoever submitted
+            # the URL (an integrator's subscription, its attempt log), and must not map the network for them
+            log.warning("host refused", extra={"host": host, "addresses": bad})
+            raise UrlRefused(f"refused host {host!r}: it resolves to an address that is not public "
+                             "and not in an allowed network")
 
     def make_connector(self, **kwargs: Any) -> aiohttp.TCPConnector:
         """A connector whose every name resolution is checked (call inside a running event loop).

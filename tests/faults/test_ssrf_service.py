@@ -138,6 +138,18 @@ async def test_subscriptions_to_private_urls_are_refused_at_creation(strict_app:
         assert (await response.json())["field"] == "url"
     assert (await api.post("/v1/subscriptions", json={"url": "http://unknown-name.test/hook"},
                            headers=ADMIN_HEADERS)).status == 422  # does not resolve: refused too
+    admin = await api.post("/v1/subscriptions", json={"url": "http://internal.test/hook"}, headers=ADMIN_HEADERS)
+    assert "'internal.test': it resolves to an address that is not public" in (await admin.json())["detail"]
+    # an integrator learns the same of a name resolving to a refused address and of one resolving to
+    # nothing, and never an address: no probing of the operator's network through subscriptions
+    key = await (await api.post("/v1/api-keys", json={"name": "integrator"}, headers=ADMIN_HEADERS)).json()
+    integrator = {"Authorization": f"Bearer {key['key']}"}
+    details = set()
+    for host in [*NAMES, "unknown-name.test"]:
+        response = await api.post("/v1/subscriptions", json={"url": f"http://{host}/hook"}, headers=integrator)
+        assert response.status == 422, (host, await response.text())
+        details.add((await response.json())["detail"])
+    assert len(details) == 1 and "public addresses only" in details.pop()
     listed = await (await api.get("/v1/subscriptions", headers=ADMIN_HEADERS)).json()
     assert listed["data"] == []
     assert loopback_only == []

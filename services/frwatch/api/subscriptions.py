@@ -92,7 +92,7 @@ async def create(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
     values = validate(body, FIELDS)
-    await resolved_public_url(request.app[RUNTIME].guard, values["url"])
+    await resolved_public_url(request.app[RUNTIME].guard, values["url"], reveal=principal.is_admin)
     secret = values.pop("secret", None) or generate_secret()
     values = {"description": "", "enabled": True, "event_types": [], "filters": {}, **values}
     rt = request.app[RUNTIME]
@@ -128,7 +128,7 @@ async def patch(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     values = validate(await read_json(request), PATCH_FIELDS, partial=True)
     if "url" in values:
-        await resolved_public_url(request.app[RUNTIME].guard, values["url"])
+        await resolved_public_url(request.app[RUNTIME].guard, values["url"], reveal=principal.is_admin)
     rt = request.app[RUNTIME]
     async with write_transaction(rt.sessions) as session:
         subscription = await owned(session, principal, request.match_info["id"], for_update=True)

@@ -12,6 +12,7 @@ required field, wrong type or value out of range → 422 with ``field`` (dotted 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from frwatch.api.problems import Problem
 from frwatch.api.query import parse_time
 from frwatch.errors import UrlRefused
 from frwatch.urlguard import UrlGuard
+
+log = logging.getLogger("frwatch.api")
 
 Check = Callable[[Any, str], Any]  # (raw value, field path) → clean value; raises Problem
 
@@ -174,12 +177,22 @@ def obj(fields: Mapping[str, Field]) -> Check:
     return check
 
 
-async def resolved_public_url(guard: UrlGuard, url: str, field: str = "url", *, unresolvable_ok: bool = False) -> str:
+async def resolved_public_url(guard: UrlGuard, url: str, field: str = "url", *, unresolvable_ok: bool = False,
+                              reveal: bool = True) -> str:
     """Refuse (422 on ``field``) a URL that is not http(s) or whose host resolves to a non-public
     address (unless allowed), or cannot be resolved now (unless ``unresolvable_ok``); the
-    connection is checked again at every use."""
+    connection is checked again at every use. Unless ``reveal`` (the admin), a host refused for
+    what it resolves to gets one answer whether it resolves to a refused address or not at all,
+    so an integrator cannot probe which internal names exist; the reason is logged."""
+    try:
+        guard.check_url(url)
+    except UrlRefused as exc:
+        raise invalid(field, str(exc)) from None
     try:
         await guard.check_resolved(url, unresolvable_ok=unresolvable_ok)
     except UrlRefused as exc:
-        raise invalid(field, str(exc)) from None
+        if reveal:
+            raise invalid(field, str(exc)) from None
+        log.info("url refused", extra={"field": field, "url": url, "error": str(exc)})
+        raise invalid(field, "its host must resolve to public addresses only") from None
     return url
