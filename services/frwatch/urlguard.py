@@ -137,6 +137,8 @@ class UrlGuard:
                 return f"scheme must be one of {', '.join(schemes)}"
             if not hostname:
                 return "no host"
+            if parts.port == 0:  # (a port over 65535 raises ValueError)
+                return "port 0 cannot be connected to"
             return self._judge_host(hostname, connect_host(url))
         except ValueError as exc:  # UnicodeError included: a name IDNA cannot encode
             return str(exc) or type(exc).__name__

@@ -120,6 +120,8 @@ async def test_list_is_paginated(api: Any) -> None:
     ({"url": "http://10.1.2.3/hook"}, "url"),
     ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
     ({"url": "http://[::ffff:10.0.0.1]/"}, "url"),
+    ({"url": "http://127.0.0.1:99999/hook"}, "url"),  # no port to deliver to
+    ({"url": "http://127.0.0.1:0/hook"}, "url"),
 ])
 async def test_invalid_bodies_name_the_field(api: Any, body: dict[str, Any], field: str) -> None:
     found = await problem(await api.post("/v1/subscriptions", json=body, headers=ADMIN_HEADERS), 422)

@@ -86,6 +86,9 @@ def test_public_urls_pass(url: str) -> None:
     ("http:///feed", "no host"),
     ("http://[::1/", "refused URL"),
     ("example.org/feed", "scheme"),
+    ("http://example.org:99999/feed", "Port out of range"),
+    ("https://example.org:0/", "port 0"),
+    ("http://example.org:http/", "Port could not be cast"),
 ])
 def test_bad_urls_are_refused_with_reason(url: str, reason: str) -> None:
     with pytest.raises(UrlRefused, match=reason):
