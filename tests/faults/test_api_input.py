@@ -367,3 +367,14 @@ async def test_a_malformed_host_header_is_a_400_not_a_500(api: Any) -> None:
     status, content_type, payload = await raw_request(
         api, b"GET /feeds/events.atom HTTP/1.1\r\nHost: frwatch.example:8443\r\nAuthorization: " + token)
     assert status == 200 and b'href="http://frwatch.example:8443/feeds/events.atom"' in payload, payload
+
+
+async def test_an_unknown_query_parameter_is_a_400_on_every_route(api: Any) -> None:
+    """A misspelt parameter is never silently ignored (``?purge=true`` means something on one route only)."""
+    for method, path in api_routes():
+        response = await api.request(method, path, params={"colour": "red"}, headers=ADMIN_HEADERS,
+                                     json={} if method in ("POST", "PATCH") else None)
+        assert (await problem(response, 400))["field"] == "colour", (method, path)
+    undocumented = [(method, path) for path, item in spec()["paths"].items() if path.startswith("/v1/")
+                    for method, operation in item.items() if method in METHODS and "400" not in operation["responses"]]
+    assert undocumented == []  # the OpenAPI document says so

@@ -9,6 +9,7 @@ from aiohttp import web
 from frwatch.api.auth import hash_key, new_api_key, require_admin
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
+from frwatch.api.query import refuse_unknown
 from frwatch.api.validation import Field, read_json, string, validate
 from frwatch.db import write_transaction
 from frwatch.models import ApiKey
@@ -26,6 +27,7 @@ def key_json(key: ApiKey) -> dict[str, Any]:
 
 async def create(request: web.Request) -> web.Response:
     await require_admin(request)
+    refuse_unknown(request.query, ())
     values = validate(await read_json(request), FIELDS)
     rt = request.app[RUNTIME]
     token = new_api_key()
@@ -37,6 +39,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_(request: web.Request) -> web.Response:
     await require_admin(request)
+    refuse_unknown(request.query, ())
     async with request.app[RUNTIME].sessions() as session:
         keys = await key_store.list_all(session)
     return web.json_response({"data": [key_json(key) for key in keys]})
@@ -45,6 +48,7 @@ async def list_(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     """Revoke (not delete): the key stops working; its subscriptions stay, visible to the admin."""
     await require_admin(request)
+    refuse_unknown(request.query, ())
     rt = request.app[RUNTIME]
     async with write_transaction(rt.sessions) as session:
         key = await key_store.get(session, request.match_info["id"])

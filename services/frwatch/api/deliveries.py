@@ -67,6 +67,7 @@ async def owned_message(session: AsyncSession, principal: Principal, delivery_id
 
 async def redeliver(request: web.Request) -> web.Response:
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     rt = request.app[RUNTIME]
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
@@ -82,6 +83,7 @@ async def redeliver(request: web.Request) -> web.Response:
 async def replay(request: web.Request) -> web.Response:
     """Queue again every message of the subscription created in [since, until)."""
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     body = await read_json(request)
     values = validate(body, REPLAY_FIELDS)
     rt = request.app[RUNTIME]

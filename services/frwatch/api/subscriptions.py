@@ -90,6 +90,7 @@ async def owned(session: AsyncSession, principal: Principal, subscription_id: st
 
 async def create(request: web.Request) -> web.Response:
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     body = await read_json(request)
     values = validate(body, FIELDS)
     await resolved_public_url(request.app[RUNTIME].guard, values["url"], reveal=principal.is_admin)
@@ -119,6 +120,7 @@ async def list_(request: web.Request) -> web.Response:
 
 async def get(request: web.Request) -> web.Response:
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     async with request.app[RUNTIME].sessions() as session:
         subscription = await owned(session, principal, request.match_info["id"])
     return web.json_response(subscription_json(subscription))
@@ -126,6 +128,7 @@ async def get(request: web.Request) -> web.Response:
 
 async def patch(request: web.Request) -> web.Response:
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     values = validate(await read_json(request), PATCH_FIELDS, partial=True)
     if "url" in values:
         await resolved_public_url(request.app[RUNTIME].guard, values["url"], reveal=principal.is_admin)
@@ -139,6 +142,7 @@ async def patch(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
 
     async def work(session: AsyncSession) -> None:
         await subscription_store.delete(session, await owned(session, principal, request.match_info["id"]))
@@ -150,6 +154,7 @@ async def delete(request: web.Request) -> web.Response:
 async def rotate_secret(request: web.Request) -> web.Response:
     """A new secret; the old one keeps signing (beside it) for the rotation overlap."""
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     body = validate(await read_json(request), {"secret": Field(_secret)}) if request.can_read_body else {}
     rt = request.app[RUNTIME]
 
@@ -167,6 +172,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 async def ping(request: web.Request) -> web.Response:
     """Send ``subscription.ping`` now and answer with that attempt's outcome."""
     principal = await authenticate(request)
+    refuse_unknown(request.query, ())
     async with request.app[RUNTIME].sessions() as session:
         subscription = await owned(session, principal, request.match_info["id"])
     message_id, result = await request.app[DELIVERER].ping(subscription)
