@@ -3,6 +3,7 @@ the aiohttp app on a migrated database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -373,3 +374,16 @@ async def test_pipeline_output_is_readable(api: Any, runtime: Any, reader: dict[
     near = (await (await api.get("/v1/items?enforcement=false", headers=reader)).json())["data"]
     assert [item["title"] for item in near] == ["ICO publishes annual report"]
     assert near[0]["verdict"]["is_enforcement"] is False and near[0]["event_id"] is None
+
+
+async def test_the_same_source_added_at_once_is_created_once(api: Any, data: Seeded) -> None:
+    """Concurrent adds of one id: one 201, the others the same 409 as a later add (not a 500 from
+    the primary key when both checked before either inserted)."""
+    source = dict(NEW_SOURCE, id="race-it")
+    responses = await asyncio.gather(*(api.post("/v1/sources", json=source, headers=ADMIN_HEADERS)
+                                       for _ in range(8)))
+    statuses = sorted(response.status for response in responses)
+    assert statuses == [201] + [409] * 7, [await response.text() for response in responses]
+    for response in responses:
+        if response.status == 409:
+            assert (await problem(response, 409))["field"] == "id"

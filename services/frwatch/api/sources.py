@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.api import idempotency
@@ -132,6 +133,10 @@ async def get_source(request: web.Request) -> web.Response:
     return web.json_response(source_json(source))
 
 
+def _exists(source_id: str) -> Problem:
+    return Problem(409, f"id: a source {source_id!r} already exists", field="id")
+
+
 async def add_source(request: web.Request) -> web.Response:
     principal = await require_admin(request)
     refuse_unknown(request.query, ())
@@ -142,10 +147,13 @@ async def add_source(request: web.Request) -> web.Response:
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         if await source_store.get(session, spec.id) is not None:
-            raise Problem(409, f"id: a source {spec.id!r} already exists", field="id")
+            raise _exists(spec.id)
         return 201, source_json(await source_store.add(session, spec, origin="api", now=rt.clock()))
 
-    return await idempotency.respond(request, principal, body, work)
+    try:
+        return await idempotency.respond(request, principal, body, work)
+    except IntegrityError:  # a concurrent add of the same id committed between the check and the insert
+        raise _exists(spec.id) from None
 
 
 async def patch_source(request: web.Request) -> web.Response:
