@@ -39,6 +39,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# not routed on the internet, yet is_global in Python 3.11's tables: IPv6 site-local (deprecated
+# but still routed on some internal networks), the IPv6 documentation range of RFC 9637, and the
+# IETF's protocol assignments (192.0.0.0/24, two anycast addresses of which no feed or webhook uses)
+_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in ("fec0::/10", "3fff::/20", "192.0.0.0/24"))
 _UNJUDGED = object()
 RESOLVE_TIMEOUT_S = 5.0  # a URL checked when it is submitted: the request waits for its host's addresses
 _URLS_KEPT = 16_384  # verdicts kept, by URL (every poll and webhook attempt checks its URL); then started afresh
@@ -111,7 +115,7 @@ class UrlGuard:
                 embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
             if embedded is not None:
                 return self.is_allowed_ip(embedded)
-        return address.is_global and not (
+        return address.is_global and not any(address in network for network in _NOT_PUBLIC) and not (
             address.is_multicast or address.is_reserved or address.is_private
             or address.is_loopback or address.is_link_local or address.is_unspecified
         )

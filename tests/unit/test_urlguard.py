@@ -135,7 +135,8 @@ def test_is_allowed_ip() -> None:
     assert guard.is_allowed_ip("93.184.216.34")
     assert guard.is_allowed_ip(ipaddress.ip_address("2a00:1450:4009:81f::200e"))
     for address in ("127.0.0.1", "::1", "10.0.0.1", "169.254.169.254", "0.0.0.0", "::", "fd00::1",
-                    "::ffff:10.0.0.1", "240.0.0.1", "ff02::1", "192.0.2.1", "2001:db8::1"):
+                    "::ffff:10.0.0.1", "240.0.0.1", "ff02::1", "192.0.2.1", "2001:db8::1",
+                    "fec0::1", "3fff::1", "192.0.0.8", "192.0.0.200"):
         assert not guard.is_allowed_ip(address), address
 
 
