@@ -53,10 +53,12 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
+    longest = int(MAX_RETRY_AFTER.total_seconds())
     if value.isascii() and value.isdigit():  # str.isdigit alone also accepts "²", which int() refuses
-        return timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
+        # more digits than the longest wait has are that wait (int() refuses over 4,300 digits)
+        digits = value.lstrip("0")
+        return timedelta(seconds=longest if len(digits) > len(str(longest)) else min(int(digits or "0"), longest))
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return min(max(as_utc(parsedate_to_datetime(value)) - now, timedelta(0)), MAX_RETRY_AFTER)
+    except (TypeError, ValueError, OverflowError):  # unreadable, or a date past datetime's range in UTC
         return None
-    return min(max(as_utc(when) - now, timedelta(0)), MAX_RETRY_AFTER)

@@ -28,7 +28,7 @@ from frwatch.ingest.fetch import (
 from frwatch.notify.deliver import Message, send
 from frwatch.notify.signing import generate_secret
 from frwatch.settings import Settings
-from frwatch.timeutil import parse_retry_after, utcnow
+from frwatch.timeutil import MAX_RETRY_AFTER, parse_retry_after, utcnow
 from frwatch.urlguard import UrlGuard
 
 from tests.feedserver import FeedServer, Handler, StubResolver
@@ -436,6 +436,9 @@ def test_header_parsers() -> None:
     assert parse_retry_after("0", utcnow()) == timedelta(0)
     assert parse_retry_after("soon", utcnow()) is None and parse_retry_after(None, utcnow()) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", utcnow()) == timedelta(0)  # in the past
+    assert parse_retry_after("0007", utcnow()) == timedelta(seconds=7)
+    assert parse_retry_after("9" * 5000, utcnow()) == parse_retry_after("99999999999", utcnow()) == MAX_RETRY_AFTER
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 -0100", utcnow()) is None  # past datetime's range in UTC
     assert parse_max_age("max-age=60, s-maxage=300") == timedelta(seconds=300)
     assert parse_max_age("no-cache") is None and parse_max_age('max-age="90"') == timedelta(seconds=90)
 

@@ -381,3 +381,23 @@ async def test_the_last_attempt_in_flight_is_recorded_at_once(runtime: Runtime,
         assert sending.result() == 3
     assert [row.status for row in await rows(runtime, Outbox)] == ["delivered"] * 3
     assert len(await rows(runtime, DeliveryAttempt)) == 3
+
+
+async def test_unusual_answers_are_recorded_beside_every_other_attempt(runtime: Runtime) -> None:
+    """A binary answer (NUL, which PostgreSQL refuses in text) and Retry-After values no reader
+    takes (5,000 digits; a date past datetime's range in UTC) are recorded as the failures they
+    are, in the batch that also records a healthy endpoint's success; none is left leased."""
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/binary", 500, body=b"\x00\x01binary\x00")
+        receiver.respond("/long-wait", 503, headers={"Retry-After": "9" * 5000})
+        receiver.respond("/far-date", 429, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 -0100"})
+        for path in ("/binary", "/long-wait", "/far-date", "/hook"):
+            await add_subscription(runtime, receiver.url(path))
+        await seed_event(runtime)
+        assert await deliver_due(runtime) == 4
+    attempts = {a.status_code: a for a in await rows(runtime, DeliveryAttempt)}
+    assert sorted(attempts) == [200, 429, 500, 503]
+    assert attempts[500].response_excerpt == "\ufffd\x01binary\ufffd"
+    messages = await rows(runtime, Outbox)
+    assert sorted((m.status, m.attempts) for m in messages) == [("delivered", 1)] + [("pending", 1)] * 3
+    assert all(m.lease_until is None for m in messages)

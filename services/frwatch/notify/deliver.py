@@ -49,7 +49,7 @@ class Message:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return "timed out"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).replace("\x00", "\ufffd")
 
 
 async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *, now: datetime,
@@ -72,8 +72,13 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return AttemptResult(None, _elapsed(started), error=_describe(exc))
     error = None if 200 <= status < 300 else f"HTTP {status}"
-    return AttemptResult(status, _elapsed(started), error=error,
-                         excerpt=excerpt.decode("utf-8", "replace"), retry_after=retry_after)
+    return AttemptResult(status, _elapsed(started), error=error, excerpt=_text(excerpt), retry_after=retry_after)
+
+
+def _text(answer: bytes) -> str:
+    """The answer's excerpt as text any database stores: PostgreSQL refuses NUL in text, and one
+    endpoint's binary answer must not stop the batch of attempts it is recorded with."""
+    return answer.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _elapsed(started: float) -> float:
