@@ -401,3 +401,19 @@ async def test_unusual_answers_are_recorded_beside_every_other_attempt(runtime: 
     messages = await rows(runtime, Outbox)
     assert sorted((m.status, m.attempts) for m in messages) == [("delivered", 1)] + [("pending", 1)] * 3
     assert all(m.lease_until is None for m in messages)
+
+
+async def test_stop_claiming_holds_until_started_again(runtime: Runtime) -> None:
+    """Shutdown's first step: the deliverer claims nothing more, also in a drain's next round
+    (each round used to allow claiming again), until ``start``."""
+    async with WebhookReceiver() as receiver:
+        await add_subscription(runtime, receiver.url())
+        await seed_event(runtime, items=3)
+        deliverer = Deliverer(runtime)
+        await deliverer.start()
+        deliverer.stop_claiming()
+        assert await deliverer.deliver_due(limit=100) == 0
+        assert await deliverer.drain() == 0 and receiver.received == []
+        await deliverer.start()
+        assert await deliverer.drain() >= 1 and receiver.received
+        await deliverer.close()
