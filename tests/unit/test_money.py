@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from frwatch.classify import Classifier
+from frwatch.classify.classifier import ItemText
 from frwatch.classify.money import MoneyParser, parse_number
 
 CLF = Classifier.load()
@@ -61,6 +62,16 @@ def test_amount_without_currency_is_kept_without_one() -> None:
 
 def test_no_money_in_years_and_percentages() -> None:
     assert MONEY.find_all("In 2021, 23% of 700 stores") == []
+
+
+@pytest.mark.parametrize("text", ["fined €1,500.000.000", "a $2,500.000.00 penalty", "£" + "9" * 320,
+                                  "fined " + "9" * 320 + " billion euros"])
+def test_figures_that_read_as_no_finite_number_are_no_amount(text: str) -> None:
+    """Typos no convention reads and figures past a float's range: no amount (it used to raise,
+    failing the item's whole feed on every poll, or to give inf, which JSON cannot carry)."""
+    assert MONEY.find_all(text) == []
+    verdict = CLF.classify(ItemText("x", "ICO fines Clearview AI over facial recognition", text, language="en"))
+    assert verdict.is_enforcement and verdict.amount is None
 
 
 @pytest.mark.parametrize(("digits", "scaled", "value"), [

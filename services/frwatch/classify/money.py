@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class Money:
     parenthetical: bool
 
 
-def parse_number(text: str, scaled: bool, thousands: str | None = None) -> float:
+def parse_number(text: str, scaled: bool, thousands: str | None = None) -> float | None:
     """Parse digits written with any common grouping/decimal convention.
 
     With a scale word ("2,5 miljoner", "1.375 billion") a lone separator is a decimal point,
@@ -51,7 +52,11 @@ def parse_number(text: str, scaled: bool, thousands: str | None = None) -> float
         s = head + tail if grouping else f"{head}.{tail}"
     elif dots + commas > 1:
         s = s.replace(".", "").replace(",", "")
-    return float(s)
+    try:
+        value = float(s)
+    except ValueError:  # separators no convention reads: "1,500.000.000"
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -82,12 +87,15 @@ class MoneyParser:
         )
         self._per_period = compile_terms(per_period)
 
-    def _money(self, folded: str, m: re.Match[str], thousands: str | None = None) -> Money:
+    def _money(self, folded: str, m: re.Match[str], thousands: str | None = None) -> Money | None:
+        """The amount ``m`` matched; None when its digits read as no number (or no finite one)."""
         groups = m.groupdict()
         scale_word = groups.get("tight") or groups.get("loose")
         amount = parse_number(m.group("num"), scaled=scale_word is not None, thousands=thousands)
-        if scale_word:
+        if amount is not None and scale_word:
             amount *= self._scales[scale_word]
+        if amount is None or not math.isfinite(amount):
+            return None
         code = groups.get("pre") or groups.get("post")
         before = folded[max(0, m.start() - 12): m.start()]
         # the words right after the amount, up to the next figure: "€100,000 per day"
@@ -117,8 +125,10 @@ class MoneyParser:
                     continue
                 if index == len(self._patterns) - 1 and self._counted(folded, m.end()):
                     continue
-                taken.append((m.start(), m.end()))
-                found.append(self._money(folded, m, thousands))
+                money = self._money(folded, m, thousands)
+                if money is not None:
+                    taken.append((m.start(), m.end()))
+                    found.append(money)
         found.sort(key=lambda money: money.start)
         return found
 
