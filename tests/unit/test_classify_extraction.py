@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frwatch.classify import Classifier, ItemText
+from frwatch.classify.extract import MAX_TARGET
 from frwatch.classify.money import parse_number
 
 
@@ -108,3 +109,14 @@ def test_counts_are_not_money(clf) -> None:
                 "The Office of the Privacy Commissioner of Canada found the company captured 3 million shoppers' faces.",
                 "en")
     assert v.is_enforcement and v.amount is None
+
+
+def test_a_run_of_long_tokens_is_no_target(clf) -> None:
+    """A candidate longer than any organisation's name (MAX_TARGET) is a run of tokens; it would
+    also not fit the events' target column on PostgreSQL (300), failing the feed on every poll."""
+    for title in ("ICO fines Acme" + "x" * 300 + " over facial recognition",
+                  "CNIL fines " + " ".join(["Zyxwvutsrqponmlkjihgfedcba" * 3] * 6) + " for facial recognition"):
+        verdict = clf.classify(ItemText("x", title, "", language="en"))
+        assert verdict.is_enforcement and verdict.target is None
+    verdict = clf.classify(ItemText("x", "ICO fines Clearview AI over facial recognition", "", language="en"))
+    assert verdict.target == "Clearview AI" and len(verdict.target) <= MAX_TARGET

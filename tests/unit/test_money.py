@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from frwatch.classify import Classifier
-from frwatch.classify.classifier import ItemText
+from frwatch.classify import ItemText
 from frwatch.classify.money import MoneyParser, parse_number
 
 CLF = Classifier.load()

@@ -16,6 +16,7 @@ _UP = uppercase_class()
 _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
 _GAP = r"(?:\s+\S+){0,4}?\s+"
 _ABBREVIATION = re.compile(rf"^(?:{_UP}\.)+$|^{_UP}{{2,3}}$")
+MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candidate is a run of tokens (URLs, codes)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class TargetFinder:
             tokens.pop(0)  # "Gesichtserkennungsfirma Clearview" → "Clearview"
         cleaned = " ".join(tokens)
         key = fold(cleaned)
-        if key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary):
+        if key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary) or len(cleaned) > MAX_TARGET:
             return None
         return cleaned
 
