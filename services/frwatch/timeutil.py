@@ -47,17 +47,25 @@ def format_duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
+def parse_seconds(value: str, longest: timedelta) -> timedelta | None:
+    """Delta-seconds as HTTP headers write them (digits only), at most ``longest``; None when
+    ``value`` is not such a number."""
+    if not (value.isascii() and value.isdigit()):  # str.isdigit alone also accepts "²", which int() refuses
+        return None
+    digits, cap = value.lstrip("0"), int(longest.total_seconds())
+    # more digits than the cap has are the cap (int() refuses over 4,300 digits)
+    return timedelta(seconds=cap if len(digits) > len(str(cap)) else min(int(digits or "0"), cap))
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """HTTP ``Retry-After`` as delta-seconds or an HTTP date, at most ``MAX_RETRY_AFTER``; None
     when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    longest = int(MAX_RETRY_AFTER.total_seconds())
-    if value.isascii() and value.isdigit():  # str.isdigit alone also accepts "²", which int() refuses
-        # more digits than the longest wait has are that wait (int() refuses over 4,300 digits)
-        digits = value.lstrip("0")
-        return timedelta(seconds=longest if len(digits) > len(str(longest)) else min(int(digits or "0"), longest))
+    seconds = parse_seconds(value, MAX_RETRY_AFTER)
+    if seconds is not None:
+        return seconds
     try:
         return min(max(as_utc(parsedate_to_datetime(value)) - now, timedelta(0)), MAX_RETRY_AFTER)
     except (TypeError, ValueError, OverflowError):  # unreadable, or a date past datetime's range in UTC

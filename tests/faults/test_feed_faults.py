@@ -302,3 +302,43 @@ async def test_hanging_feeds_do_not_hold_back_the_next_batch(db_url: str) -> Non
 
 async def _all_ok(rt: Runtime) -> bool:
     return await count(rt, Item) == 4
+
+
+async def test_header_bytes_that_are_not_utf8_are_stored_as_text_or_not_at_all(db_url: str) -> None:
+    """Validators, a moved URL and a reason phrase with bytes that are not UTF-8 (HTTP allows
+    them; aiohttp decodes them to surrogates, which no database stores): the items are stored,
+    such validators are dropped, the moved URL is percent-encoded, the reason phrase shown with
+    U+FFFD, and every later poll (and a sync of the sources) still reads the sources table."""
+    feed = rss([FeedItem(title="ICO fines Clearview AI", guid="raw-1")])
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        path = (await reader.readuntil(b"\r\n\r\n")).split(b" ")[1]
+        if path == b"/moved.xml":
+            head = b"HTTP/1.1 301 Moved\r\nLocation: /caf\xe9.xml\r\nContent-Length: 0"
+        elif path == b"/down.xml":
+            head = b"HTTP/1.1 503 Service \xe0 bout de souffle\r\nContent-Length: 0"
+        else:
+            head = (b'HTTP/1.1 200 OK\r\nETag: "caf\xe9"\r\nLast-Modified: \xff\xfe\r\n'
+                    b"Content-Type: application/rss+xml\r\nContent-Length: %d" % len(feed))
+        writer.write(head + b"\r\nConnection: close\r\n\r\n" + (feed if head.startswith(b"HTTP/1.1 200") else b""))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with fault_runtime(db_url) as rt:
+            urls = {name: f"http://127.0.0.1:{port}/{name}.xml" for name in ("validators", "moved", "down")}
+            await add_sources(rt, urls)
+            outcomes = {o.source_id: o.outcome for o in await poll_due(rt)}
+            assert outcomes == {"validators": "new_items", "moved": "new_items", "down": "error"}
+            stored = {s.id: s for s in await rows(rt, Source)}
+            assert stored["validators"].etag is None and stored["validators"].last_modified is None
+            assert stored["moved"].url == f"http://127.0.0.1:{port}/caf%E9.xml"
+            assert "Service \ufffd bout de souffle" in (stored["down"].last_error or "")
+            rt.clock.advance(days=2)  # type: ignore[attr-defined]
+            assert len(await poll_due(rt)) == 3  # the table is still readable by the next claim
+            await add_sources(rt, urls)  # … and by a sync of the sources file at start-up
+    finally:
+        server.close()
+        await server.wait_closed()

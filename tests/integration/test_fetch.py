@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
 from frwatch.ingest.fetch import (
+    MAX_AGE,
     BodyTooLarge,
     Fetcher,
     FetchError,
@@ -441,6 +442,7 @@ def test_header_parsers() -> None:
     assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 -0100", utcnow()) is None  # past datetime's range in UTC
     assert parse_max_age("max-age=60, s-maxage=300") == timedelta(seconds=300)
     assert parse_max_age("no-cache") is None and parse_max_age('max-age="90"') == timedelta(seconds=90)
+    assert parse_max_age("max-age=99999999999999") == MAX_AGE and parse_max_age("max-age=²") is None
 
 
 async def test_a_webhook_host_name_idna_refuses_is_a_failed_attempt_not_a_crash() -> None:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formatdate
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
 from yarl import URL
 
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
-from frwatch.timeutil import parse_retry_after, utcnow
+from frwatch.timeutil import parse_retry_after, parse_seconds, utcnow
 from frwatch.urlguard import UrlGuard
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+MAX_AGE = timedelta(days=365)  # a longer Cache-Control max-age is read as this (the schedule caps it far below)
 _CHUNK = 64 * 1024
 PARSED_URLS = 16384  # feed URLs whose parse is kept (more than a deployment watches)
 _ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
@@ -89,7 +90,8 @@ class FetchResult:
 
 
 def parse_max_age(cache_control: str | None) -> timedelta | None:
-    """``s-maxage`` (preferred) or ``max-age`` from a Cache-Control header."""
+    """``s-maxage`` (preferred) or ``max-age`` from a Cache-Control header; a longer one than
+    ``MAX_AGE`` is read as that."""
     if not cache_control:
         return None
     values: dict[str, str] = {}
@@ -97,9 +99,30 @@ def parse_max_age(cache_control: str | None) -> timedelta | None:
         name, _, value = directive.strip().partition("=")
         values[name.strip().lower()] = value.strip().strip('"')
     for name in ("s-maxage", "max-age"):
-        if values.get(name, "").isdigit():
-            return timedelta(seconds=int(values[name]))
+        seconds = parse_seconds(values.get(name, ""), MAX_AGE)
+        if seconds is not None:
+            return seconds
     return None
+
+
+def header_value(value: str | None) -> str | None:
+    """A validator (ETag, Last-Modified) as sent, if it is printable ASCII; else None. aiohttp
+    decodes bytes that are not UTF-8 to surrogates, which no database stores."""
+    return value if value is not None and value.isascii() and value.isprintable() else None
+
+
+def header_text(value: str) -> str:
+    """Header text (a reason phrase) fit to store and show: bytes that are not UTF-8, and
+    control characters, become U+FFFD."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
+def location_url(value: str) -> str:
+    """A Location header as a URL to follow and store: its bytes outside printable ASCII
+    percent-encoded (as browsers do), bytes that are not UTF-8 included."""
+    raw = value.strip().encode("utf-8", "surrogateescape")
+    return quote(raw, safe=bytes(range(0x21, 0x7F)))
 
 
 def make_session(limits: FetchLimits, guard: UrlGuard, *, limit: int | None = None) -> aiohttp.ClientSession:
@@ -207,7 +230,7 @@ class Fetcher:
                     all_permanent = all_permanent and resp.status in PERMANENT_REDIRECTS
             finally:
                 self._give_host_slot(host)
-            following = urljoin(current, location.strip())
+            following = urljoin(current, location_url(location))
             self._guard.check_url(following)
             if following in seen:
                 raise FetchError(f"redirect loop: {current} redirects back to {following}", status=resp.status)
@@ -222,7 +245,7 @@ class Fetcher:
         if status == 410:
             raise SourceGone(f"HTTP 410 Gone: {final}", status=status)
         if status != 304 and not 200 <= status < 300:
-            reason = f" {resp.reason}" if resp.reason else ""
+            reason = f" {header_text(resp.reason)}" if resp.reason else ""
             raise FetchError(f"HTTP {status}{reason} from {final}", status=status,
                              retry_after=parse_retry_after(resp.headers.get("Retry-After"), utcnow()))
         body = None if status == 304 else await self._read_capped(resp, final)
@@ -235,8 +258,8 @@ class Fetcher:
             body=body,
             content_type=headers.get("Content-Type"),
             headers=headers,
-            etag=headers.get("ETag") or (sent_etag if status == 304 else None),
-            last_modified=headers.get("Last-Modified") or (sent_last_modified if status == 304 else None),
+            etag=header_value(headers.get("ETag")) or (sent_etag if status == 304 else None),
+            last_modified=header_value(headers.get("Last-Modified")) or (sent_last_modified if status == 304 else None),
             max_age=parse_max_age(headers.get("Cache-Control")),
         )
 
