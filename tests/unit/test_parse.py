@@ -139,16 +139,32 @@ def test_two_updates_of_one_govuk_page_in_one_document_are_one_entry() -> None:
     assert [(entry.key, entry.title) for entry in feed.entries] == [("https://www.gov.uk/p", "Second version")]
 
 
-@pytest.mark.parametrize("guid,expected", [
-    ("https://www.gov.uk/a#2026-07-31T11:00:46Z", "https://www.gov.uk/a"),
-    ("https://x.org/a#2026-07-31T11:00:46.123+01:00", "https://x.org/a"),
-    ("https://x.org/a#2026-07-31", "https://x.org/a"),
-    ("https://x.org/a#1690000000", "https://x.org/a"),
-    ("https://x.org/a#section-2", "https://x.org/a#section-2"),
-    ("334513", "334513"),
+@pytest.mark.parametrize("guid,link,expected", [
+    ("https://www.gov.uk/a#2026-07-31T11:00:46Z", "https://www.gov.uk/a", "https://www.gov.uk/a"),
+    ("https://x.org/a#2026-07-31T11:00:46.123+01:00", "https://x.org/a", "https://x.org/a"),
+    ("https://x.org/a#2026-07-31", "https://x.org/a", "https://x.org/a"),
+    ("https://x.org/a#1690000000", "https://x.org/a", "https://x.org/a"),
+    ("https://x.org/a#section-2", "https://x.org/a", "https://x.org/a#section-2"),
+    ("334513", None, "334513"),
+    # the fragment is the identity when the link is another page (or there is none)
+    ("https://x.org/enforcement#2026-11-02", "https://x.org/actions/17", "https://x.org/enforcement#2026-11-02"),
+    ("https://x.org/enforcement#1714557600", None, "https://x.org/enforcement#1714557600"),
 ])
-def test_normalise_guid(guid: str, expected: str) -> None:
-    assert normalise_guid(guid) == expected
+def test_normalise_guid(guid: str, link: str | None, expected: str) -> None:
+    assert normalise_guid(guid, link) == expected
+
+
+def test_dated_fragments_of_one_page_with_their_own_links_are_distinct_entries() -> None:
+    """A regulator's actions published as "…/enforcement#<date>", each linking to its own notice:
+    two actions, never one edited twice (which sends no alert for the second)."""
+    item = ("<item><title>{title}</title><guid isPermaLink='false'>https://reg.example/enforcement#{date}</guid>"
+            "<link>https://reg.example/notices/{n}</link><description>d</description></item>")
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel><title>R</title>"
+            + item.format(title="ICO fines PimEyes", date="2026-11-25", n=2)
+            + item.format(title="ICO fines Clearview AI", date="2026-11-02", n=1) + "</channel></rss>").encode()
+    feed = parse_feed(body, url="https://reg.example/feed.xml", now=NOW)
+    assert [entry.title for entry in feed.entries] == ["ICO fines PimEyes", "ICO fines Clearview AI"]
+    assert len({entry.key for entry in feed.entries}) == 2
 
 
 def test_opc_relative_links_and_two_digit_years() -> None:

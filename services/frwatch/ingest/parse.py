@@ -279,9 +279,13 @@ _DATE_HANDLERS: tuple[Callable[[str], time.struct_time | None], ...] = (
 )
 
 
-def normalise_guid(guid: str) -> str:
-    """Drop a trailing update-timestamp fragment, so an edited entry keeps its identity."""
-    return _TIMESTAMP_FRAGMENT.sub("", guid)
+def normalise_guid(guid: str, link: str | None) -> str:
+    """Drop a trailing update-timestamp fragment when what is left is the entry's own link
+    (GOV.UK's "…/page#2026-07-31T11:00:46Z"), so an edited entry keeps its identity. Otherwise
+    the fragment may be the identity ("…/enforcement#2026-11-02", one page's dated actions) and
+    is kept: dropping it would make a new action an edit of an older one."""
+    stripped = _TIMESTAMP_FRAGMENT.sub("", guid)
+    return stripped if stripped == link else guid
 
 
 def _assign_keys(entries: list[Entry], mode: str) -> tuple[str, list[str]]:
@@ -308,7 +312,7 @@ def _ambiguous(entries: list[Entry], mode: str) -> bool:
 
 def _key(entry: Entry, mode: str) -> str:
     if mode == "guid" and entry.guid:
-        key = normalise_guid(entry.guid)
+        key = normalise_guid(entry.guid, entry.link)
     elif mode in ("guid", "link") and entry.link:
         key = entry.link
     else:
