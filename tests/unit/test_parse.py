@@ -23,6 +23,7 @@ from frwatch.ingest.parse import (
     normalise_guid,
     parse_date,
     parse_feed,
+    repair_char_refs,
     strip_dangerous_doctype,
 )
 
@@ -564,3 +565,32 @@ def test_fast_reader_takes_the_common_feeds(monkeypatch: pytest.MonkeyPatch) -> 
     for declined in ("illformed/rss_incomplete_cdata.xml", "wellformed/rss/rss_version_091_netscape.xml",
                      "wellformed/atom/feed_title.xml", "encoding/demoronize-1.xml"):
         assert _both_readings(CORPUS / declined, monkeypatch) is None, declined
+
+
+def test_character_references_no_parser_takes_are_repaired_not_fatal() -> None:
+    """Emoji written as a UTF-16 surrogate pair of references, and references to code points XML
+    forbids, used to fail the whole document (feedparser raised), and every good entry with it."""
+    item = "<item><title>{title}</title><guid>{guid}</guid><description>d</description></item>"
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel><title>R</title>"
+            + item.format(title="ICO fines Clearview AI &#xD83D;&#xDE00;", guid="1")
+            + item.format(title="lone &#xD83D; high, &#x110000; past, &#0; nul, &#99999999999; huge", guid="2")
+            + item.format(title="Garante fines &#55357;&#56832; &#8217;", guid="3") + "</channel></rss>").encode()
+    feed = parse_feed(body, url="https://reg.example/feed.xml", now=NOW)
+    assert [entry.title for entry in feed.entries] == [
+        "ICO fines Clearview AI \U0001F600", "lone \ufffd high, \ufffd past, \ufffd nul, \ufffd huge",
+        "Garante fines \U0001F600 \u2019"]
+    assert repair_char_refs(b"no references") == b"no references"
+
+
+@pytest.mark.parametrize("body, reason", [
+    # an ill-formed document (feedparser's path) whose GeoRSS srsName feedparser cannot read
+    (b'<?xml version="1.0"?><rss version="2.0" xmlns:georss="http://www.georss.org/georss" '
+     b'xmlns:gml="http://www.opengis.net/gml"><channel><title>T</title><item><title>Geo</title>'
+     b'<georss:where><gml:Point srsName="urn:ogc:def:crs:EPSG:6.6:x4326"><gml:pos>45.2 -71.9</gml:pos>'
+     b'</gml:Point></georss:where></item><broken></channel></rss>', "feed parser failed"),
+    (b'<?xml version="1.0" encoding="utf-\xe9"?><rss version="2.0"><channel><title>T</title></channel></rss>',
+     "unreadable encoding"),
+])
+def test_a_crash_inside_feedparser_is_a_clear_not_a_feed(body: bytes, reason: str) -> None:
+    with pytest.raises(NotAFeed, match=reason):
+        parse_feed(body, url="https://reg.example/feed.xml", now=NOW)

@@ -51,6 +51,8 @@ _PROLOG_SKIP = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
 _DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[^\"'<>\[\]]+|[<>\[\]]", re.DOTALL)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'|[A-Z]+)?", re.IGNORECASE)
 _CHAR_REF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
+_NUMERIC_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_REPLACEMENT_REF = b"&#xFFFD;"
 
 
 class NotAFeed(PermanentError):
@@ -91,8 +93,12 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     encoding_info: dict[str, Any] = {}
     # feedparser's own charset detection (BOM, HTTP charset, XML declaration), done first so the
     # DOCTYPE check sees exactly the text feedparser will parse, whatever the original encoding.
-    data = convert_to_utf8(headers, body, encoding_info)
+    try:  # feedparser's own code: a crash in it is this document's problem, told as such
+        data = convert_to_utf8(headers, body, encoding_info)
+    except Exception as exc:
+        raise NotAFeed(f"unreadable encoding: {_describe(exc)}") from None
     data, doctype_warning = strip_dangerous_doctype(data)
+    data = repair_char_refs(data)
     document = xmlread.read(data) or _read_lenient(data, body, content_type)
     entries = [entry for raw in document.entries if (entry := _entry(raw, url, now)) is not None]
     mode, keys = _assign_keys(entries, dedup_mode if dedup_mode in DEDUP_MODES else "guid")
@@ -112,15 +118,57 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     )
 
 
+def repair_char_refs(data: bytes) -> bytes:
+    """Numeric character references no XML parser takes, made ones it does: a UTF-16 surrogate
+    pair written as two references (``&#xD83D;&#xDE00;``, as some generators write emoji) becomes
+    the one character, any other reference to a code point XML forbids (a lone surrogate, NUL,
+    past U+10FFFF) U+FFFD. Otherwise one such reference fails the whole document (feedparser
+    raises on them), and with it every good entry beside it."""
+    if b"&#" not in data:
+        return data
+    matches = list(_NUMERIC_REF.finditer(data))
+    out: list[bytes] = []
+    last = index = 0
+    while index < len(matches):
+        match, code = matches[index], _ref_code(matches[index])
+        after = matches[index + 1] if index + 1 < len(matches) else None
+        if 0xD800 <= code < 0xDC00 and after is not None and after.start() == match.end() \
+                and 0xDC00 <= (low := _ref_code(after)) < 0xE000:
+            out += [data[last:match.start()], b"&#x%X;" % (0x10000 + ((code - 0xD800) << 10) + low - 0xDC00)]
+            last, index = after.end(), index + 2
+            continue
+        if not _xml_char(code):
+            out += [data[last:match.start()], _REPLACEMENT_REF]
+            last = match.end()
+        index += 1
+    return b"".join(out) + data[last:] if out else data
+
+
+def _ref_code(match: re.Match[bytes]) -> int:
+    """The code point a reference names; -1 past any (more digits than U+10FFFF has)."""
+    hex_digits, decimal = match.group(1), match.group(2)
+    digits = (hex_digits or decimal).lstrip(b"0")
+    if len(digits) > (6 if hex_digits else 7):
+        return -1
+    return int(digits or b"0", 16 if hex_digits else 10)
+
+
+def _xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
 def _read_lenient(data: bytes, body: bytes, content_type: str | None) -> xmlread.FeedDocument:
-    parsed = feedparser.parse(
-        io.BytesIO(data),
-        # no content-location: links are resolved against ``url`` here (_absolute_http); a base
-        # would make feedparser urljoin every element (~30% of its time) for nothing
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-        resolve_relative_uris=False,
-        sanitize_html=False,
-    )
+    try:  # feedparser raises on some inputs (its open issues #591, #599): the document's problem, told as such
+        parsed = feedparser.parse(
+            io.BytesIO(data),
+            # no content-location: links are resolved against ``url`` here (_absolute_http); a base
+            # would make feedparser urljoin every element (~30% of its time) for nothing
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+            resolve_relative_uris=False,
+            sanitize_html=False,
+        )
+    except Exception as exc:
+        raise NotAFeed(f"feed parser failed: {_describe(exc)}") from None
     if not parsed.get("version") and not parsed.entries:
         raise NotAFeed(_not_a_feed_reason(body, content_type, parsed))
     return xmlread.FeedDocument(parsed.entries, parsed.feed.get("title"), parsed.feed.get("ttl"),
