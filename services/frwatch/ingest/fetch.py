@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formatdate
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape decodes it
 MAX_AGE = timedelta(days=365)  # a longer Cache-Control max-age is read as this (the schedule caps it far below)
 _CHUNK = 64 * 1024
 PARSED_URLS = 16384  # feed URLs whose parse is kept (more than a deployment watches)
@@ -119,10 +121,10 @@ def header_text(value: str) -> str:
 
 
 def location_url(value: str) -> str:
-    """A Location header as a URL to follow and store: its bytes outside printable ASCII
-    percent-encoded (as browsers do), bytes that are not UTF-8 included."""
-    raw = value.strip().encode("utf-8", "surrogateescape")
-    return quote(raw, safe=bytes(range(0x21, 0x7F)))
+    """A Location header as a URL to follow and store: its bytes that are not UTF-8 (which
+    aiohttp decodes to surrogates) percent-encoded; Unicode text is left to yarl, which encodes
+    a host by IDNA and a path by percent-encoding, as browsers do."""
+    return _ESCAPED_BYTE.sub(lambda byte: f"%{ord(byte.group()) - 0xDC00:02X}", value.strip())
 
 
 def make_session(limits: FetchLimits, guard: UrlGuard, *, limit: int | None = None) -> aiohttp.ClientSession:
