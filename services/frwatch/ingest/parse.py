@@ -53,6 +53,8 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'
 _CHAR_REF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
 _NUMERIC_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _REPLACEMENT_REF = b"&#xFFFD;"
+_URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 class NotAFeed(PermanentError):
@@ -258,10 +260,13 @@ def _text(detail: Any) -> str:
 
 
 def _absolute_http(link: str | None, base: str) -> str | None:
-    if not link or not link.strip():
+    """An http(s) URL, or None. Tabs and newlines are dropped (as URL parsers do); a link with
+    any other control character is none (PostgreSQL refuses NUL; the Atom feed cannot carry them)."""
+    link = (link or "").translate(_URL_WHITESPACE).strip()
+    if not link or _CONTROL.search(link):
         return None
     try:
-        absolute = urljoin(base, link.strip())
+        absolute = urljoin(base, link)
         scheme = urlsplit(absolute).scheme.lower()
     except ValueError:
         return None
