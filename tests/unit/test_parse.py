@@ -605,3 +605,11 @@ def test_links_with_control_characters_are_no_links() -> None:
             + item.format(n=3, link="https://ex.org/\nd\t") + "<broken></channel></rss>").encode()
     links = {entry.guid: entry.link for entry in parse_feed(body, url="https://ex.org/f.xml", now=NOW).entries}
     assert links == {"g1": None, "g2": None, "g3": "https://ex.org/d"}
+
+
+@pytest.mark.parametrize("unit", [b"<!--", b"<?", b'"', b"'"])
+def test_a_doctype_left_open_by_its_constructs_is_not_a_feed(unit: bytes) -> None:
+    """62,000 unclosed comments (248 KB) took 44 s to reject (each rescanned the rest of the body,
+    on the event loop); each construct is now scanned once (3 ms, measured by hand)."""
+    with pytest.raises(NotAFeed, match="never ends"):
+        parse_feed(b'<?xml version="1.0"?><!DOCTYPE rss [' + unit * 62_000, url="https://ex.org/f.xml", now=NOW)

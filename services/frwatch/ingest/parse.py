@@ -48,7 +48,10 @@ _TIMESTAMP_FRAGMENT = re.compile(
     r"#(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?|\d{10}(?:\d{3})?)$"
 )
 _PROLOG_SKIP = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
-_DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[^\"'<>\[\]]+|[<>\[\]]", re.DOTALL)
+# a construct left open runs to the end of the data (so the DOCTYPE "never ends"): each is scanned
+# once, where a failed match at every "<!--" rescanned the rest, quadratic in the body's size
+_DOCTYPE_TOKEN = re.compile(
+    rb"\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)|<!--.*?(?:-->|\Z)|<\?.*?(?:\?>|\Z)|[^\"'<>\[\]]+|[<>\[\]]", re.DOTALL)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']*)\s*(\"[^\"]*\"|'[^']*'|[A-Z]+)?", re.IGNORECASE)
 _CHAR_REF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
 _NUMERIC_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
