@@ -67,6 +67,9 @@ async def test_replay_requeues_a_time_range(api: Any, runtime: Runtime) -> None:
             await seed_event(runtime)
             clock.advance(hours=1)
         assert await deliver_due(runtime) == 3
+        ping = await api.post(f"/v1/subscriptions/{sub['id']}/ping", headers=ADMIN_HEADERS)
+        assert ping.status == 200  # a ping in the range: a replay sends events again, never old pings
+        clock.advance(minutes=1)
         path = f"/v1/subscriptions/{sub['id']}/replay"
         since, until = (start + timedelta(minutes=30)).isoformat(), (start + timedelta(hours=2)).isoformat()
         response = await api.post(path, json={"since": since, "until": until}, headers=ADMIN_HEADERS)
@@ -75,8 +78,9 @@ async def test_replay_requeues_a_time_range(api: Any, runtime: Runtime) -> None:
         everything = await api.post(path, json={"since": start.isoformat()}, headers=ADMIN_HEADERS)
         assert (await everything.json())["requeued"] == 3
         assert await deliver_due(runtime) == 3
-    ids = [r.id for r in receiver.received]
+    ids = [r.id for r in receiver.received if r.json["type"] != "subscription.ping"]
     assert len(ids) == 7 and len(set(ids)) == 3
+    assert len(receiver.received) == 8  # the ping, once
     found = await problem(await api.post(path, json={"since": until, "until": since}, headers=ADMIN_HEADERS), 422)
     assert found["field"] == "since"
     found = await problem(await api.post(path, json={"since": "yesterday"}, headers=ADMIN_HEADERS), 422)

@@ -417,3 +417,21 @@ async def test_stop_claiming_holds_until_started_again(runtime: Runtime) -> None
         await deliverer.start()
         assert await deliverer.drain() >= 1 and receiver.received
         await deliverer.close()
+
+
+async def test_a_ping_failing_on_a_disabled_subscription_keeps_its_reason(runtime: Runtime) -> None:
+    from frwatch.store import subscriptions as subscription_store
+
+    async with WebhookReceiver() as receiver:
+        receiver.respond("/hook", 410)
+        sub_id, _ = await add_subscription(runtime, receiver.url())
+        async with runtime.sessions() as session, session.begin():
+            assert await subscription_store.disable(session, sub_id, "failing since Monday", runtime.clock())
+            assert not await subscription_store.disable(session, sub_id, "again", runtime.clock())
+        [subscription] = await rows(runtime, Subscription)
+        deliverer = Deliverer(runtime)
+        _, result = await deliverer.ping(subscription)  # sent whether enabled or not
+        await deliverer.close()
+    assert result.status_code == 410
+    [subscription] = await rows(runtime, Subscription)
+    assert not subscription.enabled and subscription.disabled_reason == "failing since Monday"

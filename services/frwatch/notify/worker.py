@@ -380,8 +380,9 @@ class Deliverer:
         failures, failing_since = state
         verdict = breaker.after_failure(failures, failing_since, now, status_code=result.status_code,
                                         disable_after=self.rt.settings.webhook_disable_after)
-        if verdict.disable_reason:
-            await subscription_store.disable(session, subscription_id, verdict.disable_reason, now)
+        if verdict.disable_reason:  # a ping fails on a subscription already disabled: it keeps its first reason
+            if not await subscription_store.disable(session, subscription_id, verdict.disable_reason, now):
+                return False
             log.warning("subscription disabled", extra={"subscription_id": subscription_id,
                                                         "reason": verdict.disable_reason})
             return True

@@ -306,10 +306,11 @@ async def requeue(session: AsyncSession, outbox_id: str, now: datetime) -> bool:
 
 async def requeue_range(session: AsyncSession, subscription_id: str, *, since: datetime, until: datetime,
                         now: datetime) -> int:
-    """Send again every message of a subscription created in [since, until); returns how many."""
+    """Send again every event message of a subscription created in [since, until) (not its
+    pings, which carry no event and were answered when asked for); returns how many."""
     requeued = await session.scalars(
-        update(Outbox).where(Outbox.subscription_id == subscription_id, Outbox.created_at >= since,
-                             Outbox.created_at < until,
+        update(Outbox).where(Outbox.subscription_id == subscription_id, Outbox.event_id.is_not(None),
+                             Outbox.created_at >= since, Outbox.created_at < until,
                              or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
         .values(**_requeue_values(now)).returning(Outbox.id))
     return len(requeued.all())

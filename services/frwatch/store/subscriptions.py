@@ -145,6 +145,9 @@ async def set_circuit(session: AsyncSession, subscription_id: str, open_until: d
                           .values(circuit_open_until=open_until))
 
 
-async def disable(session: AsyncSession, subscription_id: str, reason: str, now: datetime) -> None:
-    await session.execute(update(Subscription).where(Subscription.id == subscription_id)
-                          .values(enabled=False, disabled_reason=reason, updated_at=now))
+async def disable(session: AsyncSession, subscription_id: str, reason: str, now: datetime) -> bool:
+    """Disable an enabled subscription; False when it already was (its first reason stays)."""
+    result = await session.execute(update(Subscription)
+                                   .where(Subscription.id == subscription_id, Subscription.enabled.is_(True))
+                                   .values(enabled=False, disabled_reason=reason, updated_at=now))
+    return bool(result.rowcount)
