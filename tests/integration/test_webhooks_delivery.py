@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -435,3 +436,27 @@ async def test_a_ping_failing_on_a_disabled_subscription_keeps_its_reason(runtim
     assert result.status_code == 410
     [subscription] = await rows(runtime, Subscription)
     assert not subscription.enabled and subscription.disabled_reason == "failing since Monday"
+
+
+async def test_rows_are_not_claimed_so_far_ahead_that_their_lease_ends_in_the_queue(db_url: str) -> None:
+    """Lease 3 s, attempts of up to 1 s, one sender: rows claimed ahead would wait past their
+    lease (another replica then claims and sends them too); the deliverer claims at most one row
+    ahead here, so no webhook-id is sent twice by two replicas."""
+    settings = make_settings(db_url, lease_duration=timedelta(seconds=3), webhook_timeout=timedelta(seconds=1),
+                             webhook_concurrency=1)
+    async with open_runtime(settings) as rt, WebhookReceiver() as receiver:
+        for n in range(5):
+            receiver.hang(f"/slow{n}")  # each attempt is cut off by the 1 s timeout
+            await add_subscription(rt, receiver.url(f"/slow{n}"))
+        await seed_event(rt)
+        first = Deliverer(rt)
+        second = Deliverer(dataclasses.replace(rt, worker="replica-b"))
+        draining = asyncio.create_task(first.deliver_due(limit=100))
+        await asyncio.sleep(3.5)  # past the lease of any row the first claimed at the start
+        await second.deliver_due(limit=100)
+        await draining
+        await first.close()
+        await second.close()
+        receiver.release.set()
+    ids = [r.id for r in receiver.received]
+    assert len(ids) == 5 and len(set(ids)) == 5, ids

@@ -102,8 +102,8 @@ class Deliverer:
                 got, self._claiming = self._claiming.result(), None
                 claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
             self._start_senders()
-            want = min(limit - claimed, (1 + CLAIM_AHEAD) * settings.webhook_concurrency - len(self._sending)
-                       - len(self._queued))
+            want = min(limit - claimed, (1 + self._claim_ahead()) * settings.webhook_concurrency
+                       - len(self._sending) - len(self._queued))
             idle = not self._unrecorded and (not self._queued or self._closing)
             # a claim costs round trips whatever its size. Worth one now: after a claim that found
             # rows, or once an attempt was recorded since (freeing its endpoint's slot), when idle
@@ -119,6 +119,14 @@ class Deliverer:
                 return self._taken - taken_before
             # a claim not yet worth it is due at claim_at; anything else wakes us with _changed
             await self._wait_for_change(min(poll, claim_at - loop.time()) if can_claim else poll)
+
+    def _claim_ahead(self) -> int:
+        """``CLAIM_AHEAD``, or fewer when a claimed row could wait in the queue past its lease:
+        behind ``ahead`` rows per sender, each an attempt of up to ``webhook_timeout``, a row waits
+        at most (ahead + 1) timeouts, which must end before the lease does (else another replica
+        may claim and send it too)."""
+        settings = self.rt.settings
+        return max(0, min(CLAIM_AHEAD, settings.lease_duration // settings.webhook_timeout - 2))
 
     async def _wait_for_change(self, timeout: float) -> None:
         """Until a slot frees, an attempt is recorded, a claim ends, or ``timeout`` seconds pass."""
