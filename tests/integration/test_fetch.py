@@ -412,6 +412,12 @@ async def test_file_url_uses_mtime_as_last_modified(tmp_path: Path, fetcher: Fet
     os.utime(path, (time.time() + 10, time.time() + 10))
     changed = await fetcher.fetch(path.as_uri(), last_modified=first.last_modified)
     assert not changed.not_modified and changed.body == FTC.read_bytes()
+    # rewritten within the same second as the version last read (a file still being written)
+    stamp = os.stat(path).st_mtime_ns
+    path.write_bytes(FTC.read_bytes() + b"<!-- more -->")
+    os.utime(path, ns=(stamp + 1000, stamp + 1000))
+    rewritten = await fetcher.fetch(path.as_uri(), last_modified=changed.last_modified)
+    assert not rewritten.not_modified and rewritten.body.endswith(b"<!-- more -->")
 
 
 async def test_file_url_size_cap_and_missing_file(tmp_path: Path, session: aiohttp.ClientSession) -> None:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
@@ -305,7 +304,9 @@ class Fetcher:
             del self._hosts[host]
 
     async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
-        """A local feed: the file's mtime is its Last-Modified, so an unchanged file is not_modified."""
+        """A local feed: the file's mtime (in nanoseconds) and size are its validator, kept as its
+        Last-Modified, so an unchanged file is not_modified (an HTTP date's whole seconds missed a
+        rewrite within the second of the last poll)."""
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
             raise FetchError(f"file URL with a remote host is not supported: {url}")
@@ -314,7 +315,7 @@ class Fetcher:
         cap = self._limits.max_body_bytes
         try:
             stat = await asyncio.to_thread(os.stat, path)
-            mtime = formatdate(stat.st_mtime, usegmt=True)
+            mtime = f"{stat.st_mtime_ns}:{stat.st_size}"
             if last_modified == mtime:
                 return FetchResult(status=304, url=url, permanent_url=None, not_modified=True, body=None,
                                    content_type=None, last_modified=mtime, elapsed_s=time.monotonic() - started)
