@@ -93,9 +93,13 @@ async def _changed_entries(session: AsyncSession, feeds: Sequence[Feed],
     for index, ((source, _), entries) in enumerate(zip(feeds, unique)):
         known, stored_text = stored.get(source.id, ({}, {}))
         # An entry whose key is new but whose text is already stored is the same item under a new key
-        # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never duplicate.
+        # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never
+        # duplicate. Not an item the document still lists under its own key: that is another entry
+        # with the same text ("Weekly enforcement bulletin"), a new item.
+        keys = {entry.key for entry in entries}
         unknown_hashes = {entry.content_hash for entry in entries if entry.key not in known}
-        same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
+        same_text = {text_hash: item for text_hash, item in stored_text.items()
+                     if text_hash in unknown_hashes and item.dedup_key not in keys}
         for entry in entries:
             item_row = known.get(entry.key)
             if item_row is None and entry.content_hash in same_text:
