@@ -317,6 +317,12 @@ async def test_header_bytes_that_are_not_utf8_are_stored_as_text_or_not_at_all(d
             head = b"HTTP/1.1 301 Moved\r\nLocation: /caf\xe9.xml\r\nContent-Length: 0"
         elif path == b"/down.xml":
             head = b"HTTP/1.1 503 Service \xe0 bout de souffle\r\nContent-Length: 0"
+        elif path == b"/page.xml":  # not a feed: the error quotes the Content-Type
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\xff\r\nContent-Length: 13\r\n"
+                         b"Connection: close\r\n\r\n<html></html>")
+            await writer.drain()
+            writer.close()
+            return
         else:
             head = (b'HTTP/1.1 200 OK\r\nETag: "caf\xe9"\r\nLast-Modified: \xff\xfe\r\n'
                     b"Content-Type: application/rss+xml\r\nContent-Length: %d" % len(feed))
@@ -328,16 +334,17 @@ async def test_header_bytes_that_are_not_utf8_are_stored_as_text_or_not_at_all(d
     port = server.sockets[0].getsockname()[1]
     try:
         async with fault_runtime(db_url) as rt:
-            urls = {name: f"http://127.0.0.1:{port}/{name}.xml" for name in ("validators", "moved", "down")}
+            urls = {name: f"http://127.0.0.1:{port}/{name}.xml" for name in ("validators", "moved", "down", "page")}
             await add_sources(rt, urls)
             outcomes = {o.source_id: o.outcome for o in await poll_due(rt)}
-            assert outcomes == {"validators": "new_items", "moved": "new_items", "down": "error"}
+            assert outcomes == {"validators": "new_items", "moved": "new_items", "down": "error", "page": "error"}
             stored = {s.id: s for s in await rows(rt, Source)}
             assert stored["validators"].etag is None and stored["validators"].last_modified is None
             assert stored["moved"].url == f"http://127.0.0.1:{port}/caf%E9.xml"
             assert "Service \ufffd bout de souffle" in (stored["down"].last_error or "")
+            assert "text/html\ufffd" in (stored["page"].last_error or "")
             rt.clock.advance(days=2)  # type: ignore[attr-defined]
-            assert len(await poll_due(rt)) == 3  # the table is still readable by the next claim
+            assert len(await poll_due(rt)) == 4  # the table is still readable by the next claim
             await add_sources(rt, urls)  # … and by a sync of the sources file at start-up
     finally:
         server.close()

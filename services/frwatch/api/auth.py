@@ -15,8 +15,8 @@ from aiohttp import web
 
 from frwatch.api.keys import RUNTIME
 from frwatch.api.problems import Problem
-from frwatch.api.validation import encodable
 from frwatch.runtime import Runtime
+from frwatch.storable import encodable
 from frwatch.store import api_keys as key_store
 
 KEY_PREFIX = "frw_"

@@ -24,6 +24,7 @@ from aiohttp import web
 from frwatch.api.problems import Problem
 from frwatch.api.query import parse_time
 from frwatch.errors import UrlRefused
+from frwatch.storable import encodable
 from frwatch.urlguard import UrlGuard
 
 log = logging.getLogger("frwatch.api")
@@ -78,16 +79,6 @@ def validate(body: Mapping[str, Any], fields: Mapping[str, Field], *, partial: b
         else:
             clean[name] = spec.check(value, path)
     return clean
-
-
-def encodable(text: str) -> bool:
-    """False for text with unpaired surrogates: what JSON's ``"\ud800"`` and header bytes that are
-    not UTF-8 decode to, which no database or hash can take."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def string(*, min_length: int = 0, max_length: int = 1000, pattern: str | None = None,

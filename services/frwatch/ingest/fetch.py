@@ -25,6 +25,7 @@ import aiohttp
 from yarl import URL
 
 from frwatch.errors import PermanentError, RetryableError, UrlRefused
+from frwatch.storable import storable_text
 from frwatch.timeutil import parse_retry_after, parse_seconds, utcnow
 from frwatch.urlguard import UrlGuard
 
@@ -115,8 +116,7 @@ def header_value(value: str | None) -> str | None:
 def header_text(value: str) -> str:
     """Header text (a reason phrase) fit to store and show: bytes that are not UTF-8, and
     control characters, become U+FFFD."""
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+    return "".join(c if c.isprintable() else "\ufffd" for c in storable_text(value))
 
 
 def location_url(value: str) -> str:

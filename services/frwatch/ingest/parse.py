@@ -103,8 +103,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     except Exception as exc:
         raise NotAFeed(f"unreadable encoding: {_describe(exc)}") from None
     data, doctype_warning = strip_dangerous_doctype(data)
-    data = repair_char_refs(data)
-    document = xmlread.read(data) or _read_lenient(data, body, content_type)
+    document = xmlread.read(data) or _read_lenient(repair_char_refs(data), body, content_type)
     entries = [entry for raw in document.entries if (entry := _entry(raw, url, now)) is not None]
     mode, keys = _assign_keys(entries, dedup_mode if dedup_mode in DEDUP_MODES else "guid")
     unique: dict[str, Entry] = {}
@@ -128,24 +127,29 @@ def repair_char_refs(data: bytes) -> bytes:
     pair written as two references (``&#xD83D;&#xDE00;``, as some generators write emoji) becomes
     the one character, any other reference to a code point XML forbids (a lone surrogate, NUL,
     past U+10FFFF) U+FFFD. Otherwise one such reference fails the whole document (feedparser
-    raises on them), and with it every good entry beside it."""
-    if b"&#" not in data:
-        return data
-    matches = list(_NUMERIC_REF.finditer(data))
+    raises on them), and with it every good entry beside it. Run only on the documents lxml
+    refused (a well-formed feed has no such reference), one reference at a time."""
     out: list[bytes] = []
-    last = index = 0
-    while index < len(matches):
-        match, code = matches[index], _ref_code(matches[index])
-        after = matches[index + 1] if index + 1 < len(matches) else None
-        if 0xD800 <= code < 0xDC00 and after is not None and after.start() == match.end() \
-                and 0xDC00 <= (low := _ref_code(after)) < 0xE000:
-            out += [data[last:match.start()], b"&#x%X;" % (0x10000 + ((code - 0xD800) << 10) + low - 0xDC00)]
-            last, index = after.end(), index + 2
-            continue
-        if not _xml_char(code):
+    last = 0
+    high: re.Match[bytes] | None = None  # a high surrogate waiting for its low half
+    for match in _NUMERIC_REF.finditer(data):
+        code = _ref_code(match)
+        if high is not None:
+            if match.start() == high.end() and 0xDC00 <= code < 0xE000:
+                pair = 0x10000 + ((_ref_code(high) - 0xD800) << 10) + code - 0xDC00
+                out += [data[last:high.start()], b"&#x%X;" % pair]
+                last, high = match.end(), None
+                continue
+            out += [data[last:high.start()], _REPLACEMENT_REF]
+            last, high = high.end(), None
+        if 0xD800 <= code < 0xDC00:
+            high = match
+        elif not _xml_char(code):
             out += [data[last:match.start()], _REPLACEMENT_REF]
             last = match.end()
-        index += 1
+    if high is not None:
+        out += [data[last:high.start()], _REPLACEMENT_REF]
+        last = high.end()
     return b"".join(out) + data[last:] if out else data
 
 

@@ -29,6 +29,7 @@ from frwatch.runtime import Runtime
 from frwatch.store import sources as source_store
 from frwatch.store.shapes import POSTGRESQL
 from frwatch.store.sources import Lease, PollRecord
+from frwatch.storable import storable_text
 
 log = logging.getLogger("frwatch.poll")
 
@@ -339,7 +340,7 @@ def _failure(rt: Runtime, source: Lease, held: bool, exc: Exception,
              now: datetime) -> tuple[PollOutcome, PollRecord | None]:
     """A failed poll's outcome and bookkeeping (none when the lease was lost): error count and
     back-off, or disabled for good on 410."""
-    message = str(exc) or type(exc).__name__
+    message = storable_text(str(exc) or type(exc).__name__)  # it may quote what the feed's server sent
     status = getattr(exc, "status", None)
     if not held:
         return PollOutcome(source.id, "lease_lost", status, error=message), None

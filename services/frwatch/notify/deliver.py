@@ -17,6 +17,7 @@ import aiohttp
 from frwatch.errors import UrlRefused
 from frwatch.notify.backoff import RETRY_AFTER_STATUSES
 from frwatch.notify.signing import webhook_headers
+from frwatch.storable import storable_text
 from frwatch.timeutil import parse_retry_after
 from frwatch.urlguard import UrlGuard
 
@@ -49,7 +50,7 @@ class Message:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return "timed out"
-    return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).replace("\x00", "\ufffd")
+    return storable_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
 async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *, now: datetime,
@@ -78,7 +79,7 @@ async def send(http: aiohttp.ClientSession, guard: UrlGuard, message: Message, *
 def _text(answer: bytes) -> str:
     """The answer's excerpt as text any database stores: PostgreSQL refuses NUL in text, and one
     endpoint's binary answer must not stop the batch of attempts it is recorded with."""
-    return answer.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return storable_text(answer.decode("utf-8", "replace"))
 
 
 def _elapsed(started: float) -> float:
