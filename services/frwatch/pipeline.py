@@ -94,12 +94,11 @@ async def _changed_entries(session: AsyncSession, feeds: Sequence[Feed],
         known, stored_text = stored.get(source.id, ({}, {}))
         # An entry whose key is new but whose text is already stored is the same item under a new key
         # (guids that change on every fetch, or the feed's dedup mode just changed): re-key, never
-        # duplicate. Not an item the document still lists under its own key: that is another entry
-        # with the same text ("Weekly enforcement bulletin"), a new item.
-        keys = {entry.key for entry in entries}
-        unknown_hashes = {entry.content_hash for entry in entries if entry.key not in known}
-        same_text = {text_hash: item for text_hash, item in stored_text.items()
-                     if text_hash in unknown_hashes and item.dedup_key not in keys}
+        # duplicate. Not when the document still lists an item of that text under its own key: the
+        # new entry is another one with the same text ("Weekly enforcement bulletin"), a new item.
+        listed = {entry.content_hash for entry in entries if entry.key in known}
+        unknown_hashes = {entry.content_hash for entry in entries if entry.key not in known} - listed
+        same_text = {text_hash: item for text_hash, item in stored_text.items() if text_hash in unknown_hashes}
         for entry in entries:
             item_row = known.get(entry.key)
             if item_row is None and entry.content_hash in same_text:

@@ -148,18 +148,17 @@ class UrlGuard:
             return str(exc) or type(exc).__name__
 
     def _judge_host(self, hostname: str, connected: str) -> str | None:
-        """Why a URL with this host (``connected`` as aiohttp connects to it) is refused, if it is:
-        an IP literal not allowed, or a non-canonical spelling of an IPv4 address. Names are judged
-        when they resolve."""
-        address = parse_ip_host(hostname)
-        if address is None:
-            address = parse_ip_host(connected)
-        if address is None:
-            return None
-        if not self.is_allowed_ip(address):
-            return f"address {address} is not public and not in an allowed network"
-        if address.version == 4 and hostname != str(address):
-            return f"{hostname!r} is a non-canonical spelling of {address}"
+        """Why a URL with this host is refused, if it is: an IP literal not allowed, or a
+        non-canonical spelling of an IPv4 address, as written or as aiohttp connects to it
+        (``connected``). Names are judged when they resolve."""
+        for host in dict.fromkeys((hostname, connected)):
+            address = parse_ip_host(host)
+            if address is None:
+                continue
+            if not self.is_allowed_ip(address):
+                return f"address {address} is not public and not in an allowed network"
+            if address.version == 4 and hostname != str(address):
+                return f"{hostname!r} is a non-canonical spelling of {address}"
         return None
 
     def check_addresses(self, host: str, addresses: Sequence[str]) -> None:

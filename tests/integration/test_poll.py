@@ -217,17 +217,18 @@ async def test_a_new_entry_with_the_text_of_one_still_listed_is_a_new_item(runti
     """Two bulletins with the same title and no summary under their own guids: the second is
     another item, not the first re-keyed (which lost it and flipped the first's key every poll)."""
     clock = runtime.clock = Clock()
-    first, second = (FeedItem("Weekly enforcement bulletin", "", guid=guid) for guid in ("b-1", "b-2"))
+    first, second, third = (FeedItem("Weekly enforcement bulletin", "", guid=f"b-{n}") for n in (1, 2, 3))
     async with FeedServer() as server:
         await add_sources(runtime, server, f="/f.xml")
         news = []
-        for items in ([first], [second, first], [second, first, FeedItem("Other", "x", guid="o")]):
+        for items in ([first], [second, first], [second, first, FeedItem("Other", "x", guid="o")],
+                      [third, second]):  # the oldest of that text gone from the document
             server.add_feed("/f.xml", rss(items))
             news += [o.new for o in await poll_due(runtime)]
             clock.advance(timedelta(hours=1))
         async with runtime.sessions() as session:
             keys = sorted(await session.scalars(select(Item.dedup_key)))
-    assert news == [1, 1, 1] and keys == ["b-1", "b-2", "o"]
+    assert news == [1, 1, 1, 1] and keys == ["b-1", "b-2", "b-3", "o"]
 
 
 async def test_items_removed_and_re_added_are_not_new(runtime: Runtime) -> None:

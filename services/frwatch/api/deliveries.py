@@ -81,7 +81,7 @@ async def redeliver(request: web.Request) -> web.Response:
 
 
 async def replay(request: web.Request) -> web.Response:
-    """Queue again every message of the subscription created in [since, until)."""
+    """Queue again every message of the subscription created in [since, until), but its pings."""
     principal = await authenticate(request)
     refuse_unknown(request.query, ())
     body = await read_json(request)

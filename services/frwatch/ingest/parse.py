@@ -58,6 +58,7 @@ _NUMERIC_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _REPLACEMENT_REF = b"&#xFFFD;"
 _URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
 
 
 class NotAFeed(PermanentError):
@@ -267,9 +268,10 @@ def _text(detail: Any) -> str:
 
 
 def _absolute_http(link: str | None, base: str) -> str | None:
-    """An http(s) URL, or None. Tabs and newlines are dropped (as URL parsers do); a link with
-    any other control character is none (PostgreSQL refuses NUL; the Atom feed cannot carry them)."""
-    link = (link or "").translate(_URL_WHITESPACE).strip()
+    """An http(s) URL, or None. Tabs and newlines are dropped and control characters at either
+    end stripped (as URL parsers do); a link with any other inside is none (PostgreSQL refuses
+    NUL; the Atom feed cannot carry them)."""
+    link = (link or "").translate(_URL_WHITESPACE).strip(_C0_AND_SPACE)  # as URL parsers strip them
     if not link or _CONTROL.search(link):
         return None
     try:

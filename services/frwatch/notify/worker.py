@@ -86,7 +86,7 @@ class Deliverer:
         """Claim, send and record until nothing is due or ``limit`` attempts were started, then
         wait for them. Returns the number of attempts made. One bad row is logged, never raised.
 
-        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD``
+        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD`` (fewer when the lease is short: ``_claim_ahead``)
         times ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots)
         for a free slot, which therefore never waits for a claim's round trips, and each claim's
         round trips serve many rows. Claims nothing once ``stop_claiming`` (or ``close``) was

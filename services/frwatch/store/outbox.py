@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
+from frwatch.notify.matching import PING
 from frwatch.store.shapes import POSTGRESQL, bound_list, dialect, none_of, one_of, shape, unnested, with_ids
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
@@ -306,10 +307,10 @@ async def requeue(session: AsyncSession, outbox_id: str, now: datetime) -> bool:
 
 async def requeue_range(session: AsyncSession, subscription_id: str, *, since: datetime, until: datetime,
                         now: datetime) -> int:
-    """Send again every event message of a subscription created in [since, until) (not its
-    pings, which carry no event and were answered when asked for); returns how many."""
+    """Send again every message of a subscription created in [since, until), but its pings (each
+    answered when it was asked for); returns how many."""
     requeued = await session.scalars(
-        update(Outbox).where(Outbox.subscription_id == subscription_id, Outbox.event_id.is_not(None),
+        update(Outbox).where(Outbox.subscription_id == subscription_id, Outbox.event_type != PING,
                              Outbox.created_at >= since, Outbox.created_at < until,
                              or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
         .values(**_requeue_values(now)).returning(Outbox.id))
