@@ -83,16 +83,16 @@ async def events_feed(request: web.Request) -> web.Response:
     refuse_unknown(request.query, EVENT_PARAMS + ("limit",))
     filters = parse_filters(request.query)
     limit = single(request.query, "limit", parse_limit) or FEED_LIMIT
+    try:  # the request's URL is built from its Host header, which the client wrote
+        self_url, home_url = str(request.url), str(request.url.with_path("/").with_query(None))
+    except ValueError as exc:  # UnicodeError included
+        raise Problem(400, f"the Host header is not a valid host: {exc}") from None
     rt = request.app[RUNTIME]
     async with rt.sessions() as session:
         listing = await queries.list_events(session, filters, Page(limit=limit))
         ids = [event.id for event in listing.rows]
         sources = await queries.event_sources(session, ids)
         links = {event_id: safe_link(link) for event_id, link in (await queries.first_links(session, ids)).items()}
-    try:  # the request's URL is built from its Host header, which the client wrote
-        self_url, home_url = str(request.url), str(request.url.with_path("/").with_query(None))
-    except ValueError as exc:  # UnicodeError included
-        raise Problem(400, f"the Host header is not a valid host: {exc}") from None
     body = render(listing.rows, sources, links, self_url=self_url, home_url=home_url)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=60"}

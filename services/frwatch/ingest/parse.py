@@ -101,6 +101,8 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, dedup_
     # DOCTYPE check sees exactly the text feedparser will parse, whatever the original encoding.
     try:  # feedparser's own code: a crash in it is this document's problem, told as such
         data = convert_to_utf8(headers, body, encoding_info)
+    except MemoryError:
+        raise
     except Exception as exc:
         raise NotAFeed(f"unreadable encoding: {_describe(exc)}") from None
     data, doctype_warning = strip_dangerous_doctype(data)
@@ -177,6 +179,8 @@ def _read_lenient(data: bytes, body: bytes, content_type: str | None) -> xmlread
             resolve_relative_uris=False,
             sanitize_html=False,
         )
+    except MemoryError:
+        raise
     except Exception as exc:
         raise NotAFeed(f"feed parser failed: {_describe(exc)}") from None
     if not parsed.get("version") and not parsed.entries:
