@@ -18,7 +18,6 @@ from frwatch.api.validation import Field, invalid, read_json, timestamp, validat
 from frwatch.models import DeliveryAttempt, Outbox
 from frwatch.notify.payload import iso
 from frwatch.store import outbox as outbox_store
-from frwatch.store import subscriptions as subscription_store
 
 REPLAY_FIELDS = {"since": Field(timestamp(), required=True), "until": Field(timestamp())}
 
@@ -58,10 +57,11 @@ async def owned_message(session: AsyncSession, principal: Principal, delivery_id
     except ValueError:  # not an attempt id: a message id
         attempt = None
     message = await outbox_store.get(session, attempt.outbox_id if attempt else delivery_id)
+    missing = f"no delivery {delivery_id!r}"
+    if message is None:
+        raise Problem(404, missing)
     # another integrator's message answers as a missing one does: its 404 must not name its subscription
-    if message is None or await subscription_store.get(session, message.subscription_id, owner=principal.key_id,
-                                                        admin=principal.is_admin) is None:
-        raise Problem(404, f"no delivery {delivery_id!r}")
+    await owned(session, principal, message.subscription_id, missing=missing)
     return message
 
 

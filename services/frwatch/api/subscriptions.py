@@ -79,12 +79,13 @@ def subscription_json(subscription: Subscription) -> dict[str, Any]:
 
 
 async def owned(session: AsyncSession, principal: Principal, subscription_id: str, *,
-                for_update: bool = False) -> Subscription:
-    """The caller's subscription, or 404 (another integrator's looks the same as a missing one)."""
+                for_update: bool = False, missing: str | None = None) -> Subscription:
+    """The caller's subscription, or 404 (another integrator's looks the same as a missing one),
+    whose detail is ``missing`` when given (what the caller asked for, not this subscription)."""
     subscription = await subscription_store.get(session, subscription_id, owner=principal.key_id,
                                                 admin=principal.is_admin, for_update=for_update)
     if subscription is None:
-        raise Problem(404, f"no subscription {subscription_id!r}")
+        raise Problem(404, missing or f"no subscription {subscription_id!r}")
     return subscription
 
 
