@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from frwatch.runtime import Runtime
+    from frwatch.settings import Settings
 
 log = logging.getLogger("frwatch.notify")
 
@@ -46,6 +47,14 @@ RECORD_BATCH = 100  # … or until this many are waiting, or until no other atte
 DRAIN_ROUND = 10_000  # attempts started by one ``deliver_due`` of ``drain``
 CLAIM_AFTER_S = 0.05  # a claim comes at most this long after the previous one (sooner when worth it: see deliver_due)
 CLAIM_AHEAD = 12  # claimed rows waiting for a free slot: up to this many times ``webhook_concurrency``
+
+
+def claim_ahead(settings: Settings) -> int:
+    """``CLAIM_AHEAD``, or fewer when a claimed row could wait in the queue past its lease:
+    behind ``ahead`` rows per sender, each an attempt of up to ``webhook_timeout``, a row waits at
+    most (ahead + 1) timeouts, which must end before the lease does (else another replica may
+    claim and send it too)."""
+    return max(0, min(CLAIM_AHEAD, settings.lease_duration // settings.webhook_timeout - 2))
 
 
 @dataclass
@@ -76,6 +85,7 @@ class Deliverer:
         self._work_queued = asyncio.Event()
         self._queued: deque[Claimed] = deque()  # claimed, waiting for a free slot
         self._claiming: asyncio.Task[int] | None = None
+        self._ahead = claim_ahead(rt.settings)  # claimed rows waiting per sender, at most
         self._closing = False
 
     async def start(self) -> None:
@@ -86,9 +96,9 @@ class Deliverer:
         """Claim, send and record until nothing is due or ``limit`` attempts were started, then
         wait for them. Returns the number of attempts made. One bad row is logged, never raised.
 
-        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD`` (fewer when the lease is short: ``_claim_ahead``)
-        times ``webhook_concurrency`` claimed rows wait (leased, so holding their endpoint's slots)
-        for a free slot, which therefore never waits for a claim's round trips, and each claim's
+        Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD``
+        (fewer when the lease is short: ``claim_ahead``) times ``webhook_concurrency`` claimed rows
+        wait (leased, so holding their endpoint's slots) for a free slot, which therefore never waits for a claim's round trips, and each claim's
         round trips serve many rows. Claims nothing once ``stop_claiming`` (or ``close``) was
         called, until ``start`` is: a drain's next round must not undo a shutdown."""
         settings = self.rt.settings
@@ -102,7 +112,7 @@ class Deliverer:
                 got, self._claiming = self._claiming.result(), None
                 claimed, found, claim_at = claimed + got, got > 0, loop.time() + CLAIM_AFTER_S
             self._start_senders()
-            want = min(limit - claimed, (1 + self._claim_ahead()) * settings.webhook_concurrency
+            want = min(limit - claimed, (1 + self._ahead) * settings.webhook_concurrency
                        - len(self._sending) - len(self._queued))
             idle = not self._unrecorded and (not self._queued or self._closing)
             # a claim costs round trips whatever its size. Worth one now: after a claim that found
@@ -119,14 +129,6 @@ class Deliverer:
                 return self._taken - taken_before
             # a claim not yet worth it is due at claim_at; anything else wakes us with _changed
             await self._wait_for_change(min(poll, claim_at - loop.time()) if can_claim else poll)
-
-    def _claim_ahead(self) -> int:
-        """``CLAIM_AHEAD``, or fewer when a claimed row could wait in the queue past its lease:
-        behind ``ahead`` rows per sender, each an attempt of up to ``webhook_timeout``, a row waits
-        at most (ahead + 1) timeouts, which must end before the lease does (else another replica
-        may claim and send it too)."""
-        settings = self.rt.settings
-        return max(0, min(CLAIM_AHEAD, settings.lease_duration // settings.webhook_timeout - 2))
 
     async def _wait_for_change(self, timeout: float) -> None:
         """Until a slot frees, an attempt is recorded, a claim ends, or ``timeout`` seconds pass."""
