@@ -195,6 +195,8 @@ class Subscription(Base):
     failing_since: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     circuit_open_until: Mapped[datetime | None]
+    # times the circuit opened since the last success: each failed probe doubles the next period
+    circuit_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -67,6 +68,36 @@ async def test_upgrade_head_then_downgrade_base(empty_db: str) -> None:
 async def test_models_match_migrations(empty_db: str) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(empty_db), "head")
     assert await _diff(empty_db) == []
+
+
+async def test_circuit_opens_migration_keeps_subscriptions_and_their_messages(empty_db: str) -> None:
+    """0005 adds a column to a table other rows reference: up and down again, every subscription
+    and message it owes is still there (a SQLite table rebuild would cascade-delete them)."""
+    config = alembic_config(empty_db)
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    now = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    engine = create_engine(empty_db)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO subscriptions (id, url, description, enabled, event_types, filters, secret,"
+                " consecutive_failures, circuit_open_until, created_at, updated_at) VALUES ('sub_1',"
+                " 'https://hooks.example/', '', :yes, '[]', '{}', 'whsec_x', 7, :now, :now, :now)"),
+                {"yes": True, "now": now})
+            await conn.execute(text(
+                "INSERT INTO outbox (id, subscription_id, event_type, payload, status, attempts, next_attempt_at,"
+                " created_at) VALUES ('msg_1', 'sub_1', 'enforcement.detected', '{}', 'pending', 0, :now, :now)"),
+                {"now": now})
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT consecutive_failures, circuit_opens FROM subscriptions"))
+                    ).all() == [(7, 0)]
+        await asyncio.to_thread(command.downgrade, config, "0004")
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT id, subscription_id FROM outbox"))).all() == [("msg_1", "sub_1")]
+            assert (await conn.scalar(text("SELECT consecutive_failures FROM subscriptions"))) == 7
+    finally:
+        await engine.dispose()
 
 
 def test_schema_state_accepts_head_and_newer_but_not_older() -> None:

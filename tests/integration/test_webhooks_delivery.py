@@ -252,7 +252,7 @@ async def test_url_guard_is_applied_at_connect(db_url: str) -> None:
 
 
 async def test_circuit_opens_after_repeated_failures_then_probes_once(runtime: Runtime) -> None:
-    from frwatch.notify.breaker import THRESHOLD
+    from frwatch.notify.breaker import BASE_COOLDOWN, THRESHOLD
 
     clock = runtime.clock = FakeClock()
     slots = runtime.settings.webhook_per_endpoint
@@ -264,10 +264,18 @@ async def test_circuit_opens_after_repeated_failures_then_probes_once(runtime: R
             await seed_event(runtime)
         await deliver_due(runtime)
         [subscription] = await rows(runtime, Subscription)
-        assert subscription.circuit_open_until is not None and subscription.circuit_open_until > clock()
-        # at most the attempts already in flight when it tripped get through; the rest wait
-        assert THRESHOLD <= len(receiver.received) <= THRESHOLD + slots - 1
+        # at most the attempts already in flight when it tripped get through; the rest wait. Their
+        # failures do not lengthen the first period
+        assert THRESHOLD < len(receiver.received) <= THRESHOLD + slots - 1
+        assert (subscription.circuit_open_until, subscription.circuit_opens) == (clock() + BASE_COOLDOWN, 1)
         assert await deliver_due(runtime) == 0
+        for opens in (2, 3):  # each failed probe doubles the period
+            hits = len(receiver.received)
+            clock.now = subscription.circuit_open_until + timedelta(seconds=1)
+            assert await deliver_due(runtime) == 1 and len(receiver.received) == hits + 1
+            [subscription] = await rows(runtime, Subscription)
+            assert (subscription.circuit_open_until, subscription.circuit_opens) == (
+                clock() + BASE_COOLDOWN * 2 ** (opens - 1), opens)
         hits = len(receiver.received)
         clock.now = subscription.circuit_open_until + timedelta(seconds=1)
         receiver.hang("/hook")
@@ -282,6 +290,9 @@ async def test_circuit_opens_after_repeated_failures_then_probes_once(runtime: R
         finally:
             await deliverer.close()
     assert {row.status for row in await rows(runtime, Outbox)} == {"delivered"}
+    [subscription] = await rows(runtime, Subscription)
+    assert (subscription.consecutive_failures, subscription.circuit_open_until, subscription.circuit_opens) == (
+        0, None, 0)
 
 
 async def test_many_reports_are_summarised_not_dropped(runtime: Runtime) -> None:

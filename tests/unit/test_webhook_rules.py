@@ -70,19 +70,41 @@ def test_large_event_is_summarised_to_the_limit() -> None:
     assert body["data"]["items"][0]["id"] == 1999
 
 
-def test_breaker_opens_at_threshold_and_backs_off() -> None:
-    since, window = NOW - timedelta(hours=1), timedelta(days=5)
-    assert breaker.after_failure(breaker.THRESHOLD - 1, since, NOW, status_code=500,
-                                 disable_after=window) == breaker.Verdict(None, None)
-    first = breaker.after_failure(breaker.THRESHOLD, since, NOW, status_code=500, disable_after=window)
-    later = breaker.after_failure(breaker.THRESHOLD + 3, since, NOW, status_code=500, disable_after=window)
-    capped = breaker.after_failure(breaker.THRESHOLD + 40, since, NOW, status_code=None, disable_after=window)
-    assert first.circuit_open_until == NOW + breaker.BASE_COOLDOWN
-    assert later.circuit_open_until == NOW + breaker.BASE_COOLDOWN * 8
+def _failed(failures: int, *, open_until: datetime | None = None, opens: int = 0, status_code: int | None = 500,
+            since: datetime = NOW - timedelta(hours=1), attempted_at: datetime = NOW) -> breaker.Verdict:
+    health = breaker.Health(failures, since, open_until, opens)
+    return breaker.after_failure(health, NOW, attempted_at=attempted_at, status_code=status_code,
+                                 disable_after=timedelta(days=5))
+
+
+def test_breaker_opens_at_threshold_and_doubles_per_failed_probe() -> None:
+    assert _failed(breaker.THRESHOLD - 1) == breaker.Verdict(None, None)
+    assert _failed(breaker.THRESHOLD) == breaker.Verdict(NOW + breaker.BASE_COOLDOWN, None, 1)
+    # closed: a first opening, whatever count an older release's replica left behind
+    assert _failed(breaker.THRESHOLD + 3, opens=6) == breaker.Verdict(NOW + breaker.BASE_COOLDOWN, None, 1)
+    ended = NOW - timedelta(seconds=1)  # a probe: sent once the last period had ended
+    probe = _failed(breaker.THRESHOLD + 1, open_until=ended, opens=1)
+    third = _failed(breaker.THRESHOLD + 2, open_until=ended, opens=3)
+    capped = _failed(breaker.THRESHOLD + 40, open_until=ended, opens=40, status_code=None)
+    assert probe == breaker.Verdict(NOW + breaker.BASE_COOLDOWN * 2, None, 2)
+    assert third == breaker.Verdict(NOW + breaker.BASE_COOLDOWN * 8, None, 4)
     assert capped.circuit_open_until == NOW + breaker.MAX_COOLDOWN
 
 
+def test_breaker_ignores_attempts_sent_before_it_opened() -> None:
+    """A backlog's attempts in flight when the circuit opened fail after it: they neither lengthen
+    the period nor count as probes (nor does a second replica's probe of the same half-open circuit
+    once the first has reopened it)."""
+    sent = NOW - timedelta(seconds=2)
+    for failures in range(breaker.THRESHOLD + 1, breaker.THRESHOLD + 4):
+        assert _failed(failures, open_until=NOW + breaker.BASE_COOLDOWN, opens=1,
+                       attempted_at=sent) == breaker.Verdict(None, None)
+    # but a 410 or the disable window still counts, whenever it was sent
+    assert _failed(breaker.THRESHOLD + 1, open_until=NOW + breaker.BASE_COOLDOWN, opens=1, attempted_at=sent,
+                   status_code=410).disable_reason
+
+
 def test_breaker_disables_on_410_and_after_days() -> None:
-    window = timedelta(days=5)
-    assert breaker.after_failure(1, NOW, NOW, status_code=410, disable_after=window).disable_reason
-    assert breaker.after_failure(1, NOW - window, NOW, status_code=500, disable_after=window).disable_reason
+    assert _failed(1, since=NOW, status_code=410).disable_reason
+    assert _failed(1, since=NOW - timedelta(days=5)).disable_reason
+    assert _failed(1, since=NOW - timedelta(days=5) + timedelta(seconds=1)) == breaker.Verdict(None, None)

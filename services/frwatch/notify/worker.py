@@ -374,21 +374,20 @@ class Deliverer:
         disabled = []
         for subscription_id in sorted(set(by_endpoint) - set(healthy)):
             for index in by_endpoint[subscription_id]:
-                result = batch[index].result
-                if result.ok:
+                if batch[index].result.ok:
                     await subscription_store.record_success(session, [subscription_id])
-                elif await self._record_failure(session, subscription_id, result, now):
+                elif await self._record_failure(session, batch[index], now):
                     disabled.append(index)
         return disabled
 
-    async def _record_failure(self, session: AsyncSession, subscription_id: str, result: AttemptResult,
-                              now: datetime) -> bool:
+    async def _record_failure(self, session: AsyncSession, finished: Finished, now: datetime) -> bool:
         """Count one failure, open the circuit or disable the endpoint; True when this attempt disabled it."""
-        state = await subscription_store.record_failure(session, subscription_id, now)
-        if state is None:
+        subscription_id = finished.row.subscription_id
+        health = await subscription_store.record_failure(session, subscription_id, now)
+        if health is None:
             return False
-        failures, failing_since = state
-        verdict = breaker.after_failure(failures, failing_since, now, status_code=result.status_code,
+        verdict = breaker.after_failure(health, now, attempted_at=finished.attempted_at,
+                                        status_code=finished.result.status_code,
                                         disable_after=self.rt.settings.webhook_disable_after)
         if verdict.disable_reason:  # a ping fails on a subscription already disabled: it keeps its first reason
             if not await subscription_store.disable(session, subscription_id, verdict.disable_reason, now):
@@ -397,8 +396,11 @@ class Deliverer:
                                                         "reason": verdict.disable_reason})
             return True
         if verdict.circuit_open_until:
-            await subscription_store.set_circuit(session, subscription_id, verdict.circuit_open_until)
-            log.warning("circuit opened", extra={"subscription_id": subscription_id, "failures": failures,
+            await subscription_store.open_circuit(session, subscription_id, verdict.circuit_open_until,
+                                                  verdict.circuit_opens)
+            log.warning("circuit opened", extra={"subscription_id": subscription_id,
+                                                 "failures": health.consecutive_failures,
+                                                 "opens": verdict.circuit_opens,
                                                  "until": verdict.circuit_open_until.isoformat()})
         return False
 

@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frwatch.ids import new_id
 from frwatch.models import Subscription, UTCDateTime
+from frwatch.notify.breaker import Health
 from frwatch.store.shapes import one_of, with_ids
 
-_HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None)
+_HEALTHY: dict[str, Any] = dict(consecutive_failures=0, failing_since=None, circuit_open_until=None,
+                                circuit_opens=0)
 
 
 class Endpoint(NamedTuple):
@@ -129,20 +131,21 @@ async def record_success(session: AsyncSession, subscription_ids: Sequence[str])
         await session.execute(*with_ids(session, _record_success, subscription_ids))
 
 
-async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> tuple[int, datetime] | None:
-    """Count a failure atomically (replicas share the row); returns (consecutive failures,
-    failing since) after it, or None when the subscription is gone."""
+async def record_failure(session: AsyncSession, subscription_id: str, now: datetime) -> Health | None:
+    """Count a failure atomically (replicas share the row); returns the endpoint's health after
+    it, or None when the subscription is gone."""
     since = func.coalesce(Subscription.failing_since, literal(now, UTCDateTime()))
     row = (await session.execute(
         update(Subscription).where(Subscription.id == subscription_id)
         .values(consecutive_failures=Subscription.consecutive_failures + 1, failing_since=since)
-        .returning(Subscription.consecutive_failures, Subscription.failing_since))).first()
-    return None if row is None else (row[0], row[1] or now)
+        .returning(Subscription.consecutive_failures, Subscription.failing_since,
+                   Subscription.circuit_open_until, Subscription.circuit_opens))).first()
+    return None if row is None else Health(row[0], row[1] or now, row[2], row[3])
 
 
-async def set_circuit(session: AsyncSession, subscription_id: str, open_until: datetime) -> None:
+async def open_circuit(session: AsyncSession, subscription_id: str, open_until: datetime, opens: int) -> None:
     await session.execute(update(Subscription).where(Subscription.id == subscription_id)
-                          .values(circuit_open_until=open_until))
+                          .values(circuit_open_until=open_until, circuit_opens=opens))
 
 
 async def disable(session: AsyncSession, subscription_id: str, reason: str, now: datetime) -> bool:
