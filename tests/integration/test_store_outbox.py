@@ -155,6 +155,25 @@ async def test_concurrent_claims_never_share_a_row(sessions: async_sessionmaker[
     assert sorted(every) == sorted(rows)  # each row claimed once, none left behind
 
 
+async def test_claims_take_turns_so_two_never_fill_the_same_free_slots(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Two replicas claiming at once: the second counts the endpoint's free slots only once the
+    first's leases are committed, so together they lease no more than its slots (and never send
+    two probes to a half-open circuit)."""
+    start = utcnow() - timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        endpoint = await add_endpoint(s, "e", start)
+        rows = await queue(s, endpoint, 12, start)
+    now = utcnow()
+    async with sessions() as first, first.begin():
+        mine = await store.claim_due(first, now=now, worker="first", lease=LEASE, limit=50, per_endpoint=4)
+        second = asyncio.create_task(claim(sessions, "second", now))
+        await asyncio.sleep(0.3)  # the second claim goes as far as it can while the first is uncommitted
+        assert not second.done()  # it waits for its turn
+    assert [row.id for row in mine] == rows[:4]
+    assert await second == []
+
+
 async def test_a_claim_takes_at_most_claim_max_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
     start = utcnow() - timedelta(hours=1)
     async with sessions() as s, s.begin():

@@ -1,7 +1,7 @@
 """Transaction-scoped advisory locks: one holder at a time across processes, released at commit.
 
-They serialise the few steps where two writers could otherwise both decide "nothing there yet"
-(start-up sync, event grouping). SQLite has one lock for the whole database: every name maps to it.
+They serialise the few steps where two writers could otherwise both decide from the same
+reading (start-up sync, event grouping, claiming webhook messages). SQLite has one lock for the whole database: every name maps to it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 SOURCES_SYNC = 0x667277617463_68  # start-up sync of the sources file
 EVENT_GROUPING = 0x66727761  # assigning reports to events: the key space of ``xact_lock_names``
+OUTBOX_CLAIM = 0x667277617463_6f  # counting endpoints' free slots and leasing rows in them
 
 
 async def xact_lock(session: AsyncSession, key: int) -> None:

@@ -4,7 +4,8 @@ Claiming leases due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, then an atom
 UPDATE … RETURNING) so replicas never send the same row at once; the caller commits before
 sending, so no row lock is held across HTTP. A worker that dies leaves its lease to expire and
 the row is sent again (at-least-once). Per endpoint, rows already leased count against its
-slots, so a hanging endpoint never holds more than its own slots, across replicas too.
+slots, so a hanging endpoint never holds more than its own slots, across replicas too: claims
+take turns (an advisory lock), so no two count the same free slots.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from frwatch.ids import new_id
 from frwatch.models import DeliveryAttempt, Outbox, Source, Subscription, UTCDateTime
 from frwatch.notify.breaker import THRESHOLD
 from frwatch.notify.matching import PING
+from frwatch.store import locks
 from frwatch.store.shapes import POSTGRESQL, bound_list, dialect, none_of, one_of, shape, unnested, with_ids
 from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 
@@ -89,9 +91,14 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
     the free slots of each endpoint (one probe when its circuit is half-open), oldest first.
     ``answered``: rows ``worker`` leased whose endpoint has answered with success, still leased
     until their attempt is recorded; they take no slot. Commit right after. Both statements are built once
-    (per dialect; on SQLite, per power of two of endpoints and of answered rows)."""
+    (per dialect; on SQLite, per power of two of endpoints and of answered rows).
+
+    Claims take turns across replicas (``locks.OUTBOX_CLAIM``, held to the commit): each counts
+    the slots after the last one's leases are visible, so two never fill the same free slots (or
+    both probe a half-open circuit). One round trip per claim of up to ``CLAIM_MAX`` rows."""
     limit = min(limit, CLAIM_MAX)
     name = dialect(session)
+    await locks.xact_lock(session, locks.OUTBOX_CLAIM)
     endpoints = [(Endpoint._make(row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
         _endpoints_with_room(name), {"now": now, "per_endpoint": per_endpoint, "limit": limit,
                                      ANSWERED: bound_list(answered, name) or [""]})]
