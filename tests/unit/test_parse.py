@@ -7,7 +7,6 @@ import hashlib
 import html
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -207,12 +206,10 @@ def test_future_dates_depend_on_now() -> None:
     assert [entry.published is None for entry in early] == [True, False, False]  # Oct 1 is beyond now + 1 day
 
 
-def test_large_feed_is_fast_enough() -> None:
+def test_large_feed_keeps_every_entry() -> None:  # its speed is measured in bench/, not asserted here
     body = (REAL / "news-time-tech.xml").read_bytes()
-    started = time.perf_counter()
     feed = parse_feed(body, url="https://time.com/section/tech/feed/", now=NOW)
-    assert len(feed.entries) == 100
-    assert time.perf_counter() - started < 2
+    assert len(feed.entries) == len({entry.key for entry in feed.entries}) == 100
 
 
 # --- dedup --------------------------------------------------------------------------------------
@@ -356,6 +353,12 @@ def test_date_vectors(case: dict) -> None:  # type: ignore[type-arg]
     ("Sat, 31 Dec 1994 23:59:59 GMT", None),  # before feeds existed
     ("Sun, 01 Jan 1995 00:00:00 GMT", datetime(1995, 1, 1, tzinfo=UTC)),
     ("Mon, 01 Jan 01 00:00:00 -0400", datetime(2001, 1, 1, 4, tzinfo=UTC)),  # OPC's bogus lastBuildDate
+    ("2026-11-30T10:00:00+14:00", datetime(2026, 11, 29, 20, tzinfo=UTC)),  # Kiribati
+    ("2026-11-30T10:00:00-12:00", datetime(2026, 11, 30, 22, tzinfo=UTC)),
+    ("2026-11-30T10:00:00+25:00", None),  # no place has these offsets: not a date shifted by a day
+    ("Mon, 30 Nov 2026 10:00:00 +2500", None),
+    ("Mon, 30 Nov 2026 10:00:00 GMT-03:75", None),
+    ("2026-11-30T10:00:00.5-15:00", None),
     ("yesterday", None),
     ("", None),
     (None, None),
@@ -409,13 +412,11 @@ def billion_laughs(levels: int = 10) -> str:
 
 @pytest.mark.parametrize("codec", ["utf-8", "utf-16", "utf-32"])
 def test_billion_laughs_does_not_expand(codec: str) -> None:
-    started = time.perf_counter()
     text = billion_laughs()
     if codec != "utf-8":
         text = text.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{codec}"?>')
     feed = parse_feed(text.encode(codec), url="https://x.org/feed", now=NOW)
-    assert time.perf_counter() - started < 1
-    assert len(feed.entries[0].title) < 100
+    assert len(feed.entries[0].title) < 100  # not expanded (that would be 10⁹ characters)
     assert feed.warning and "entity lol0 whose value is not one character reference" in feed.warning
 
 

@@ -304,7 +304,7 @@ def parse_date(text: str | None, *, now: datetime) -> datetime | None:
     truncated forms of ISO 8601:1988 ("031231", "-0312") read as None.
     """
     text = (text or "").strip()
-    if not text:
+    if not text or _impossible_offset(text):
         return None
     for handler in _DATE_HANDLERS:
         try:
@@ -325,6 +325,16 @@ def parse_date(text: str | None, *, now: datetime) -> datetime | None:
 
 
 _COMMA_WITHOUT_SPACE = re.compile(r",(?=\S)")  # "Fri,24 Nov 2023 …"
+# a numeric UTC offset after a time of day: "…18:14:55-08:00", "…22:40:00 GMT-01:01", "…17:26 +0200"
+_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:GMT|UTC|UT)?\s*[+-](\d\d):?(\d\d)\s*$", re.IGNORECASE)
+MAX_OFFSET_HOURS = 14  # the world's offsets run from -12:00 to +14:00
+
+
+def _impossible_offset(text: str) -> bool:
+    """True for an offset no place has (+25:00, -03:75): feedparser's readers would shift the
+    date by it, and a wrong date is worse than none."""
+    match = _OFFSET.search(text)
+    return match is not None and (int(match[1]) > MAX_OFFSET_HOURS or int(match[2]) > 59)
 
 
 def _rfc822(text: str) -> time.struct_time | None:
