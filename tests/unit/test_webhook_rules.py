@@ -82,9 +82,13 @@ def test_breaker_opens_at_threshold_and_doubles_per_failed_probe() -> None:
     assert _failed(breaker.THRESHOLD) == breaker.Verdict(NOW + breaker.BASE_COOLDOWN, None, 1)
     # closed: a first opening, whatever count an older release's replica left behind
     assert _failed(breaker.THRESHOLD + 3, opens=6) == breaker.Verdict(NOW + breaker.BASE_COOLDOWN, None, 1)
+    # reopened by such a replica (it reset the failures, not the count): the count is bounded by the
+    # failed probes the failures allow
+    reopened = _failed(breaker.THRESHOLD + 1, open_until=NOW - timedelta(seconds=1), opens=7)
+    assert reopened == breaker.Verdict(NOW + breaker.BASE_COOLDOWN * 2, None, 2)
     ended = NOW - timedelta(seconds=1)  # a probe: sent once the last period had ended
     probe = _failed(breaker.THRESHOLD + 1, open_until=ended, opens=1)
-    third = _failed(breaker.THRESHOLD + 2, open_until=ended, opens=3)
+    third = _failed(breaker.THRESHOLD + 3, open_until=ended, opens=3)
     capped = _failed(breaker.THRESHOLD + 40, open_until=ended, opens=40, status_code=None)
     assert probe == breaker.Verdict(NOW + breaker.BASE_COOLDOWN * 2, None, 2)
     assert third == breaker.Verdict(NOW + breaker.BASE_COOLDOWN * 8, None, 4)

@@ -47,6 +47,9 @@ def after_failure(health: Health, now: datetime, *, attempted_at: datetime, stat
         return Verdict(None, None)
     if health.circuit_open_until is not None and health.circuit_open_until > attempted_at:
         return Verdict(None, None)  # sent before the circuit (re)opened
-    # a closed circuit opens for the first time, whatever count a replica of an older release left
-    opens = 1 if health.circuit_open_until is None else health.circuit_opens + 1
+    # A closed circuit opens for the first time. A reopened one counts one more opening, but never
+    # more than its failures past the threshold allow (each opening after the first takes a failed
+    # probe): a replica of the previous release closes and reopens circuits without the count
+    opens = 1 if health.circuit_open_until is None else (
+        min(health.circuit_opens, health.consecutive_failures - THRESHOLD) + 1)
     return Verdict(now + min(BASE_COOLDOWN * 2 ** min(opens - 1, 16), MAX_COOLDOWN), None, opens)
