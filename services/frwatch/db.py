@@ -19,7 +19,8 @@ from frwatch.errors import ConfigError
 SQLITE_BUSY_TIMEOUT_S = 30
 DEFAULT_POOL_SIZE = 10
 MAX_OVERFLOW = 10
-SQLITE_MIN = (3, 35, 0)  # UPDATE … RETURNING (leases, claims), MATERIALIZED common table expressions, UPDATE … FROM
+SQLITE_MIN = (3, 35, 5)  # UPDATE … RETURNING (leases, claims), MATERIALIZED CTEs, UPDATE … FROM; ALTER TABLE
+# … DROP COLUMN (migration 0005's downgrade), which could corrupt the file before 3.35.5
 CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL's deadlock detected, serialization failure
 TRANSACTION_ATTEMPTS = 3
 

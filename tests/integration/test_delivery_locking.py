@@ -8,7 +8,7 @@ from typing import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frwatch.models import DeliveryAttempt, Outbox, Subscription
 from frwatch.notify.deliver import AttemptResult
@@ -119,6 +119,35 @@ async def test_a_message_is_queued_while_its_endpoint_health_is_locked(pg_runtim
             outbox_store.add(queueing, subscription_id=subscription_id, event_id=None, event_type="ping",
                              payload="{}", now=now)
             await queueing.flush()
+
+
+async def test_a_claimer_stalled_mid_claim_does_not_stop_the_others(pg_runtime: Runtime,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claims take turns. A replica frozen while holding the turn (its transaction left idle) has its
+    session ended by PostgreSQL after the stall limit, and the next claimer gets its rows."""
+    monkeypatch.setattr(outbox_store, "CLAIM_STALL_LIMIT_MS", 300)
+    rt, now = pg_runtime, pg_runtime.clock()
+    async with rt.sessions() as s, s.begin():
+        subscription_id = (await subscription_store.create(
+            s, owner_id=None, secret="whsec_" + "A" * 44, now=now, url="https://a.example/hook",
+            description="", enabled=True, event_types=[], filters={})).id
+        for _ in range(2):
+            outbox_store.add(s, subscription_id=subscription_id, event_id=None, event_type="ping", payload="{}",
+                             now=now)
+
+    async def claim(session: AsyncSession, worker: str) -> list[str]:
+        return [row.id for row in await outbox_store.claim_due(
+            session, now=now, worker=worker, lease=rt.settings.lease_duration, limit=10, per_endpoint=1)]
+
+    async with rt.sessions() as frozen:
+        await frozen.begin()
+        assert len(await claim(frozen, "frozen")) == 1  # ... and it never commits
+        async with rt.sessions() as other, other.begin():
+            assert len(await asyncio.wait_for(claim(other, "other"), timeout=30)) == 1
+        with pytest.raises(DBAPIError):
+            await frozen.commit()
+    async with rt.sessions() as s:  # the frozen lease went with its session: the one slot is the other's
+        assert await s.scalar(select(func.count()).select_from(Outbox).where(Outbox.lease_owner == "other")) == 1
 
 
 async def _someone_waits_for_a_lock(probe: AsyncConnection) -> bool:

@@ -16,7 +16,7 @@ def test_an_old_sqlite_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
     assert sqlite3.sqlite_version_info >= SQLITE_MIN  # this machine's: what the other tests run on
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
-    with pytest.raises(ConfigError, match=r"SQLite 3\.31\.1 is too old: frwatch needs 3\.35\.0 or newer"):
+    with pytest.raises(ConfigError, match=r"SQLite 3\.31\.1 is too old: frwatch needs 3\.35\.5 or newer"):
         create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("FRWATCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     assert main(["sources", "list"]) == 2

@@ -16,11 +16,16 @@ EVENT_GROUPING = 0x66727761  # assigning reports to events: the key space of ``x
 OUTBOX_CLAIM = 0x667277617463_6f  # counting endpoints' free slots and leasing rows in them
 
 
-async def xact_lock(session: AsyncSession, key: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    else:
+async def xact_lock(session: AsyncSession, key: int, *, stall_limit_ms: int | None = None) -> None:
+    """``stall_limit_ms``: on PostgreSQL, the server ends this session if it then leaves the
+    transaction idle that long (a frozen or cut-off process), which frees the lock for the others."""
+    if session.get_bind().dialect.name != "postgresql":
         await _sqlite_write_lock(session)
+    elif stall_limit_ms is None:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:  # one round trip; the setting is the transaction's own (is_local), set before the wait
+        await session.execute(text("SELECT set_config('idle_in_transaction_session_timeout', :limit, true), "
+                                   "pg_advisory_xact_lock(:key)"), {"key": key, "limit": str(stall_limit_ms)})
 
 
 async def _sqlite_write_lock(session: AsyncSession) -> None:

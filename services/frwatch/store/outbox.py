@@ -31,6 +31,9 @@ from frwatch.store.subscriptions import ENDPOINT_COLUMNS, Endpoint
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 CLAIM_MAX = 256  # rows (so endpoints) per claim: on SQLite its statement has one SELECT per endpoint, 500 at most
 ANSWERED = "answered"  # the parameter claim_due binds its answered rows as
+# a claim holds every replica's turn to claim: a claimer that stops mid-claim that long (a frozen
+# pod, a cut connection) has its session ended by PostgreSQL, and the others go on
+CLAIM_STALL_LIMIT_MS = 10_000
 
 
 def add(session: AsyncSession, *, subscription_id: str, event_id: str | None, event_type: str, payload: str,
@@ -95,10 +98,10 @@ async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease:
 
     Claims take turns across replicas (``locks.OUTBOX_CLAIM``, held to the commit): each counts
     the slots after the last one's leases are visible, so two never fill the same free slots (or
-    both probe a half-open circuit). One round trip per claim of up to ``CLAIM_MAX`` rows."""
+    both probe a half-open circuit). It costs one round trip per claim of up to ``CLAIM_MAX`` rows."""
     limit = min(limit, CLAIM_MAX)
     name = dialect(session)
-    await locks.xact_lock(session, locks.OUTBOX_CLAIM)
+    await locks.xact_lock(session, locks.OUTBOX_CLAIM, stall_limit_ms=CLAIM_STALL_LIMIT_MS)
     endpoints = [(Endpoint._make(row[:len(ENDPOINT_COLUMNS)]), row.slots) for row in await session.execute(
         _endpoints_with_room(name), {"now": now, "per_endpoint": per_endpoint, "limit": limit,
                                      ANSWERED: bound_list(answered, name) or [""]})]
