@@ -359,6 +359,10 @@ def test_date_vectors(case: dict) -> None:  # type: ignore[type-arg]
     ("Mon, 30 Nov 2026 10:00:00 +2500", None),
     ("Mon, 30 Nov 2026 10:00:00 GMT-03:75", None),
     ("2026-11-30T10:00:00.5-15:00", None),
+    ("2026-11-30T10:00:00-13:00", None),  # west of -12:00
+    ("Mon, 30 Nov 2026 10:00:00 +2500 (CET)", None),  # RFC 822 allows a trailing comment
+    ("2026-11-30T10:00+25", None),
+    ("Mon, 30 Nov 2026 10:00:00 +0100 (CET)", datetime(2026, 11, 30, 9, tzinfo=UTC)),
     ("yesterday", None),
     ("", None),
     (None, None),

@@ -325,16 +325,21 @@ def parse_date(text: str | None, *, now: datetime) -> datetime | None:
 
 
 _COMMA_WITHOUT_SPACE = re.compile(r",(?=\S)")  # "Fri,24 Nov 2023 …"
-# a numeric UTC offset after a time of day: "…18:14:55-08:00", "…22:40:00 GMT-01:01", "…17:26 +0200"
-_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:GMT|UTC|UT)?\s*[+-](\d\d):?(\d\d)\s*$", re.IGNORECASE)
-MAX_OFFSET_HOURS = 14  # the world's offsets run from -12:00 to +14:00
+# a numeric UTC offset after a time of day: "…18:14:55-08:00", "…T181455-0800", "…22:40:00 GMT-01:01",
+# "…17:26 +0200 (CEST)", "…10:00+05"
+_OFFSET = re.compile(r"\d:?\d\d(?::?\d\d(?:[.,]\d+)?)?\s*(?:GMT|UTC|UT)?\s*([+-])(\d\d)(?::?(\d\d))?"
+                     r"\s*(?:\([^()]*\))?\s*$", re.IGNORECASE)
+OFFSET_RANGE_MINUTES = {"-": 12 * 60, "+": 14 * 60}  # the world's offsets run from -12:00 to +14:00
 
 
 def _impossible_offset(text: str) -> bool:
-    """True for an offset no place has (+25:00, -03:75): feedparser's readers would shift the
-    date by it, and a wrong date is worse than none."""
+    """True for an offset no place has (+25:00, -13:00, +02:75): feedparser's readers would shift
+    the date by it, and a wrong date is worse than none."""
     match = _OFFSET.search(text)
-    return match is not None and (int(match[1]) > MAX_OFFSET_HOURS or int(match[2]) > 59)
+    if match is None:
+        return False
+    hours, minutes = int(match[2]), int(match[3] or 0)
+    return minutes > 59 or hours * 60 + minutes > OFFSET_RANGE_MINUTES[match[1]]
 
 
 def _rfc822(text: str) -> time.struct_time | None:
