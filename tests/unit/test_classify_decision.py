@@ -40,6 +40,18 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
      "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο 500.000 ευρώ για επεξεργασία εικόνων προσώπων."),
     ("pt", "ANPD aplica multa a rede varejista por reconhecimento facial",
      "A Autoridade Nacional de Proteção de Dados aplicou multa de R$ 2 milhões à empresa."),
+    ("da", "Datatilsynet indstiller fitnesskæde til bøde for ansigtsgenkendelse",
+     "Kæden brugte ansigtsbilleder af medlemmerne uden gyldigt samtykke, vurderer tilsynet."),
+    ("no", "Datatilsynet ilegger butikkjede overtredelsesgebyr for ansiktsgjenkjenning",
+     "Kjeden må betale 3 millioner kroner og slette ansiktsbildene av kundene."),
+    ("pl", "UODO nałożył karę na sieć sklepów za rozpoznawanie twarzy klientów",
+     "Prezes UODO stwierdził, że spółka przetwarzała wizerunki klientów bez podstawy prawnej."),
+    ("tr", "KVKK'dan yüz tanıma sistemi kullanan AVM'ye para cezası",
+     "Kişisel Verileri Koruma Kurulu, ziyaretçilerin yüz verilerini izinsiz işleyen şirkete idari para cezası verdi."),
+    ("ja", "個人情報保護委員会、顔認証システムの運用企業に是正命令",
+     "利用者の顔画像を同意なく第三者に提供していたとして、委員会は同社に改善を命じた。"),
+    ("ko", "개인정보위, 얼굴인식 출입 시스템 운영 업체에 과징금 부과",
+     "개인정보보호위원회는 동의 없이 이용자의 안면정보를 수집한 업체에 과징금과 시정명령을 내렸다."),
 ])
 def test_enforcement_in_each_language(clf: Classifier, language: str, title: str, summary: str) -> None:
     v = verdict(clf, title, summary, language)
@@ -76,6 +88,27 @@ def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
     assert v.action_type is None and v.target is None
 
 
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    ("da", "Datatilsynet giver grønt lys til ansigtsgenkendelse i lufthavnen",
+     "Tilsynet vurderer, at brugen er lovlig, når passagererne giver samtykke."),
+    ("da", "Datatilsynet indstiller bank til bøde for manglende sletning",
+     "Banken har ikke slettet kundernes oplysninger i tide."),  # a fine, but no faces
+    ("no", "Regjeringen foreslår lov om ansiktsgjenkjenning i politiet",
+     "Lovforslaget sendes på høring i vår."),
+    ("pl", "Lotnisko testuje bramki z rozpoznawaniem twarzy",
+     "Pasażerowie mogą dobrowolnie skorzystać z nowego systemu odprawy."),
+    ("tr", "Havalimanında yüz tanıma ile biniş dönemi başlıyor",
+     "Yolcular kimlik göstermeden uçağa binebilecek."),
+    ("ja", "警察、顔認証カメラの導入を検討",
+     "有識者会議で運用指針の案が示された。"),
+    ("ko", "정부, 공항에 안면인식 출입 시스템 도입 추진",
+     "내년부터 주요 공항에서 시범 운영할 계획이다."),
+])
+def test_not_enforcement_in_the_newer_languages(clf: Classifier, language: str, title: str, summary: str) -> None:
+    v = verdict(clf, title, summary, language)
+    assert not v.is_enforcement, v.reasons
+
+
 def test_language_detected_when_missing(clf: Classifier) -> None:
     v = verdict(clf, "La CNIL sanctionne une société pour reconnaissance faciale",
                 "Amende de 1 million d'euros pour traitement illicite de visages.")
@@ -95,6 +128,14 @@ def test_language_guess_counts_stopwords_and_breaks_ties_towards_english() -> No
     assert list(lexicons).index("de") < list(lexicons).index("en")
     assert guess([german, english]) == "en"
     assert guess([german, german, english]) == "de"  # a repeated word counts each time
+
+
+
+def test_language_guess_reads_the_script_when_no_stopword_speaks() -> None:
+    guess = LanguageGuess(load_lexicons(Path(__file__).resolve().parents[2] / "config" / "rules"))
+    assert guess(["個人情報保護委員会", "顔認証システムの運用企業に是正命令"]) == "ja"  # kana
+    assert guess(["얼굴인식", "업체에", "과징금"]) == "ko"
+    assert guess(["顔認証", "clearview"]) == "en"  # kanji alone could be Chinese: no guess
 
 
 def test_reasons_name_terms(clf: Classifier) -> None:

@@ -30,6 +30,15 @@ def test_labelled_set_meets_targets(name: str) -> None:
     assert f["grouping_pairwise_f1"] >= 0.90, f
 
 
+def test_second_held_out_set_keeps_its_detection() -> None:
+    """The second held-out set (written blind in the tenth session; six of its languages had no
+    lexicon then). Its fields are reported in the README, not held to the targets: the regulator,
+    amount and target of Japanese, Korean and Turkish items are mostly not read yet."""
+    f = evaluate(load(DATA / "holdout2_items.jsonl"), Classifier.load())
+    assert f["recall"] >= 0.90 and f["precision"] >= 0.93, f
+    assert f["acc_action_type"] >= 0.90, f
+
+
 def test_classify_stream_reports_bad_lines_and_continues() -> None:
     lines = [
         json.dumps({"id": "1", "title": "ICO fines Acme £1m over facial recognition", "summary": ""}),

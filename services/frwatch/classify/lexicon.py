@@ -155,10 +155,16 @@ def load_lexicons(rules_dir: Path) -> dict[str, Lexicon]:
     return lexicons
 
 
+# scripts that name their language when no stopword does (Japanese is written without spaces)
+_SCRIPTS = (("ja", re.compile("[\u3040-\u30ff]")),  # hiragana, katakana
+            ("ko", re.compile("[\u1100-\u11ff\uac00-\ud7af]")))  # hangul
+
+
 class LanguageGuess:
     """Names an item's language from its folded words: the language whose stopwords occur most
-    often (English on a tie or no evidence). Built once per set of lexicons, so a guess costs one
-    dictionary lookup per word rather than one per word and language."""
+    often; with none, a script only one language here writes (kana, hangul); else English (also
+    on a tie). Built once per set of lexicons, so a guess costs one dictionary lookup per word
+    rather than one per word and language."""
 
     def __init__(self, lexicons: Mapping[str, Lexicon]):
         self._languages = list(lexicons)
@@ -169,6 +175,7 @@ class LanguageGuess:
         self._languages_of = {word: tuple(languages) for word, languages in index.items()}
 
     def __call__(self, words: Iterable[str]) -> str:
+        words = tuple(words)
         counts = [0] * len(self._languages)
         languages_of = self._languages_of.get
         for word in words:
@@ -178,4 +185,7 @@ class LanguageGuess:
         for lang, count in zip(self._languages, counts):
             if count > best_count or (count == best_count and lang == "en"):
                 best, best_count = lang, count
+        if best_count == 0:
+            text = " ".join(words)
+            return next((lang for lang, script in _SCRIPTS if lang in self._languages and script.search(text)), best)
         return best
