@@ -131,6 +131,12 @@ def test_language_guess_counts_stopwords_and_breaks_ties_towards_english() -> No
 
 
 
+@pytest.mark.parametrize("code", ["no", "nb", "nn"])
+def test_norwegian_sources_use_the_norwegian_lexicon_whichever_code_they_give(clf: Classifier, code: str) -> None:
+    v = verdict(clf, "Datatilsynet ilegger overtredelsesgebyr for ansiktsgjenkjenning", "", code)
+    assert v.reasons[0] == "language:no" and v.is_enforcement, v.reasons
+
+
 def test_language_guess_reads_the_script_when_no_stopword_speaks() -> None:
     guess = LanguageGuess(load_lexicons(Path(__file__).resolve().parents[2] / "config" / "rules"))
     assert guess(["個人情報保護委員会", "顔認証システムの運用企業に是正命令"]) == "ja"  # kana

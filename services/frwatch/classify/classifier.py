@@ -34,6 +34,7 @@ THRESHOLD = 0.5
 _RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
 _MONETARY = {"fine", "settlement", "penalty_payment"}
 _FINDINGS = {"determination"}
+LANGUAGE_ALIASES = {"nb": "no", "nn": "no"}  # Norwegian's written forms share one lexicon
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class Classifier:
     def classify(self, item: ItemText) -> Verdict:
         sketches = (self._sketch("title", item.title), self._sketch("summary", item.summary or ""))
         segments = (sketches[0][0], sketches[1][0])
-        lang = item.language if item.language in self._lexicons else self._guess_language(
+        given = LANGUAGE_ALIASES.get(item.language or "", item.language)
+        lang = given if given in self._lexicons else self._guess_language(
             chain(segments[0].words, segments[1].words))
         lex = self._lexicons[lang]
         reasons: list[str] = [f"language:{lang}"]
