@@ -103,6 +103,8 @@ def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
      "有識者会議で運用指針の案が示された。"),
     ("ko", "정부, 공항에 안면인식 출입 시스템 도입 추진",
      "내년부터 주요 공항에서 시범 운영할 계획이다."),
+    ("ko", "기업들, 안면인식 활용 원칙에 합의", ""),  # an agreement, not a settlement
+    ("no", "Appen bruker tilsynelatende ansiktsgjenkjenning ulovlig, mener eksperter", ""),  # no authority
 ])
 def test_not_enforcement_in_the_newer_languages(clf: Classifier, language: str, title: str, summary: str) -> None:
     v = verdict(clf, title, summary, language)
