@@ -52,6 +52,9 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
      "利用者の顔画像を同意なく第三者に提供していたとして、委員会は同社に改善を命じた。"),
     ("ko", "개인정보위, 얼굴인식 출입 시스템 운영 업체에 과징금 부과",
      "개인정보보호위원회는 동의 없이 이용자의 안면정보를 수집한 업체에 과징금과 시정명령을 내렸다."),
+    ("pl", "UODO nałożył na spółkę karę za rozpoznawanie twarzy", ""),  # words between verb and noun
+    ("tr", "KVKK'DAN YÜZ TANIMA SİSTEMİNE PARA CEZASI", ""),  # capitals: İ and I fold to i
+    ("da", "Datatilsynet: ansigtsgenkendelse på stadion er ikke lovlig", ""),
 ])
 def test_enforcement_in_each_language(clf: Classifier, language: str, title: str, summary: str) -> None:
     v = verdict(clf, title, summary, language)
@@ -105,6 +108,9 @@ def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
      "내년부터 주요 공항에서 시범 운영할 계획이다."),
     ("ko", "기업들, 안면인식 활용 원칙에 합의", ""),  # an agreement, not a settlement
     ("no", "Appen bruker tilsynelatende ansiktsgjenkjenning ulovlig, mener eksperter", ""),  # no authority
+    ("no", "Datatilsynet varsler overtredelsesgebyr for ansiktsgjenkjenning", ""),  # a notice, not yet a fine
+    ("tr", "Türk Ceza Kanunu yüz tanıma için değişiyor", "Meclis yeni düzenlemeyi görüşüyor."),  # the penal code
+    ("da", "Datatilsynet: ansigtsgenkendelse ved stadion er lovlig", ""),
 ])
 def test_not_enforcement_in_the_newer_languages(clf: Classifier, language: str, title: str, summary: str) -> None:
     v = verdict(clf, title, summary, language)
