@@ -61,6 +61,8 @@ def test_brazilian_state_court_from_gazetteer(clf) -> None:
 
 
 @pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    ("pt", "Tribunal mantém condenação da Metrovia por câmeras de reconhecimento facial",
+     "A empresa terá de pagar R$ 300 mil por danos morais coletivos.", "Metrovia"),
     ("sv", "IMY: kommunen bröt mot dataskyddsförordningen med ansiktsigenkänning",
      "Integritetsskyddsmyndigheten påför Polismyndigheten en sanktionsavgift på 1 000 000 kronor.",
      "Polismyndigheten"),
