@@ -30,6 +30,10 @@ def classify(clf: Classifier, title: str, summary: str = "", **kw):
     ("Federal Trade Commission bans retailer from using facial recognition", "FTC", "US", "en"),
     ("Texas attorney general secures settlement over facial recognition data", "Texas AG", "US-TX", "en"),
     ("Comissão Nacional de Proteção de Dados multa empresa por reconhecimento facial", "CNPD", "PT", "pt"),
+    ("Kişisel Verileri Koruma Kurulu yüz tanıma kullanan AVM'ye para cezası verdi", "KVKK", "TR", "tr"),
+    ("İtalya'nın veri koruma kurumu yüz tanıma şirketine para cezası verdi", "Garante", "IT", "tr"),
+    ("Den svenske datatilsynsmyndighed giver kommune bøde for ansigtsgenkendelse", "IMY", "SE", "da"),
+    ("Polski UODO nałożył karę za rozpoznawanie twarzy", "UODO", "PL", "pl"),
 ])
 def test_regulator_and_jurisdiction(clf: Classifier, text: str, regulator: str, jurisdiction: str,
                                     language: str) -> None:
