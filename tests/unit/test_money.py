@@ -22,6 +22,10 @@ def first(text: str) -> tuple[float, str | None]:
 
 
 @pytest.mark.parametrize(("text", "amount", "currency"), [
+    ("米企業に約750万ポンドの制裁金を科した", 7_500_000, "GBP"),  # no spaces, a particle right after
+    ("課徴金3000万円を命じた", 30_000_000, "JPY"),
+    ("14억 달러를 내기로 합의했다", 1_400_000_000, "USD"),
+    ("과징금 216억원을 부과했다", 21_600_000_000, "KRW"),
     ("fined GBP 7.5m", 7_500_000, "GBP"),
     ("a £7.5 million penalty", 7_500_000, "GBP"),
     ("€20m fine", 20_000_000, "EUR"),

@@ -19,6 +19,10 @@ _NEXT_FIGURE = re.compile(r"[\d€£$(]")
 _NEXT_WORD = re.compile(r"\s+([^\W\d]+)")
 _DIGIT = re.compile(r"\d")
 _NUMBER = r"(?P<num>\d{1,3}(?:[ .,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+# kana, CJK ideographs, hangul (folded: jamo). Japanese and Korean write the scale and the
+# currency right after the figure and a particle right after them ("約750万ポンドの", "14억 달러를"):
+# their money words get a pattern of their own, with no word boundaries to look for
+_CJK = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,22 @@ class MoneyParser:
         self._currency = {fold(k): v for k, v in {**symbols, **words}.items()}
         self._scales = {fold(k): v for k, v in scales.items()}
         prefix = _alternation(fold(s) for s in symbols)
-        suffix = _alternation(self._currency)
-        tight = _alternation(k for k in self._scales if len(k) <= 2)
-        loose = _alternation(k for k in self._scales if len(k) > 2)
+        suffix = _alternation(k for k in self._currency if not _CJK.search(k))
+        tight = _alternation(k for k in self._scales if len(k) <= 2 and not _CJK.search(k))
+        loose = _alternation(k for k in self._scales if len(k) > 2 and not _CJK.search(k))
         scale = rf"(?:(?P<tight>{tight})|\s?(?P<loose>{loose})\.?)(?!\w)"
-        self._patterns = (
+        patterns = [
             re.compile(rf"(?<![\w$])(?P<pre>{prefix})\s?{_NUMBER}(?:{scale})?(?!\d)"),
             re.compile(rf"(?<![\w.,]){_NUMBER}(?:{scale})?\s?(?:(?:de|di|d'|of)\s?)?"
                        rf"(?P<post>{suffix})(?!\w)"),
-            re.compile(rf"(?<![\w.,]){_NUMBER}\s(?P<loose>{loose})\.?(?!\w)"),
-        )
+        ]
+        cjk_currency = _alternation(k for k in self._currency if _CJK.search(k))
+        if cjk_currency:
+            cjk_scale = _alternation(k for k in self._scales if _CJK.search(k))
+            patterns.append(re.compile(rf"(?<![\d.,]){_NUMBER}(?P<tight>{cjk_scale})?\s?(?P<post>{cjk_currency})"))
+        # last: a bare figure with a scale word, unless a content word follows ("5 million images")
+        patterns.append(re.compile(rf"(?<![\w.,]){_NUMBER}\s(?P<loose>{loose})\.?(?!\w)"))
+        self._patterns = tuple(patterns)
         self._per_period = compile_terms(per_period)
 
     def _money(self, folded: str, m: re.Match[str], thousands: str | None = None) -> Money | None:
