@@ -30,7 +30,8 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": 
                          "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2011": "-",
                          "\u00a0": " ", "\u202f": " ", "\u2009": " "})
 _TYPOGRAPHIC = re.compile("[" + "".join(map(chr, _QUOTES)) + "]")  # what _QUOTES maps: most text has none
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+                        "\u3099\u309a]")  # kana voicing marks too: else they split a word in two
 _BOUNDARY = r"(?<!\w)"
 GAP = r"(?:\W+\w+){0,6}?\W+"
 
