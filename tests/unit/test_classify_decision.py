@@ -40,6 +40,8 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
      "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο 500.000 ευρώ για επεξεργασία εικόνων προσώπων."),
     ("pt", "ANPD aplica multa a rede varejista por reconhecimento facial",
      "A Autoridade Nacional de Proteção de Dados aplicou multa de R$ 2 milhões à empresa."),
+    ("fr", "La CNIL liquide l'astreinte et réclame 2 millions d'euros à un fournisseur de reconnaissance faciale",
+     "La société n'a pas justifié de sa mise en conformité dans les délais."),  # réclamer what is owed
     ("da", "Datatilsynet indstiller fitnesskæde til bøde for ansigtsgenkendelse",
      "Kæden brugte ansigtsbilleder af medlemmerne uden gyldigt samtykke, vurderer tilsynet."),
     ("no", "Datatilsynet ilegger butikkjede overtredelsesgebyr for ansiktsgjenkjenning",
@@ -92,6 +94,8 @@ def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
 
 
 @pytest.mark.parametrize(("language", "title", "summary"), [
+    ("fr", "Des associations réclament l'interdiction de la reconnaissance faciale dans les stades", ""),
+    ("fr", "La Quadrature du Net réclame un moratoire sur la reconnaissance faciale", ""),
     ("da", "Datatilsynet giver grønt lys til ansigtsgenkendelse i lufthavnen",
      "Tilsynet vurderer, at brugen er lovlig, når passagererne giver samtykke."),
     ("da", "Datatilsynet indstiller bank til bøde for manglende sletning",
@@ -112,7 +116,7 @@ def test_not_enforcement(clf: Classifier, title: str, summary: str) -> None:
     ("tr", "Türk Ceza Kanunu yüz tanıma için değişiyor", "Meclis yeni düzenlemeyi görüşüyor."),  # the penal code
     ("da", "Datatilsynet: ansigtsgenkendelse ved stadion er lovlig", ""),
 ])
-def test_not_enforcement_in_the_newer_languages(clf: Classifier, language: str, title: str, summary: str) -> None:
+def test_not_enforcement_in_more_languages(clf: Classifier, language: str, title: str, summary: str) -> None:
     v = verdict(clf, title, summary, language)
     assert not v.is_enforcement, v.reasons
 
