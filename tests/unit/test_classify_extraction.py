@@ -61,6 +61,16 @@ def test_brazilian_state_court_from_gazetteer(clf) -> None:
 
 
 @pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    # no pattern around the name, but a legal form ends it
+    ("it", "Riconoscimento facciale dei dipendenti, sanzione del Garante",
+     "Nel mirino la Logistica Padana S.p.A., che rilevava le presenze con i volti.", "Logistica Padana S.p.A."),
+    ("sv", "Sanktionsavgift för ansiktsigenkänning i trapphus",
+     "IMY har granskat Solbacka Fastigheter AB, som får betala 200 000 kronor.", "Solbacka Fastigheter AB"),
+    ("de", "Bußgeld wegen Gesichtserkennung im Fitnessstudio",
+     "Die Aufsichtsbehörde ahndet den Verstoß. Betroffen ist die Nordlicht Fitness GmbH.", "Nordlicht Fitness GmbH"),
+    ("es", "La AEPD multa a un gimnasio por el reconocimiento facial de sus socios",
+     "La Agencia considera que Gimnasios del Sur, S.L. trató datos biométricos sin base legal.",
+     "Gimnasios del Sur, S.L."),
     ("pt", "Tribunal mantém condenação da Metrovia por câmeras de reconhecimento facial",
      "A empresa terá de pagar R$ 300 mil por danos morais coletivos.", "Metrovia"),
     ("sv", "IMY: kommunen bröt mot dataskyddsförordningen med ansiktsigenkänning",

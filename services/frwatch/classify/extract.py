@@ -17,6 +17,14 @@ _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
 _GAP = r"(?:\s+\S+){0,4}?\s+"
 _ABBREVIATION = re.compile(rf"^(?:{_UP}\.)+$|^{_UP}{{2,3}}$")
 MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candidate is a run of tokens (URLs, codes)
+# A legal form ends a company's name in any language ("Nordbygg Entreprenad AB", "EcoAmbiente Sud
+# S.r.l.", "Casino Mar de Levante, S.A."); regulators and courts never carry one. Not "AG" or "AS":
+# they also abbreviate an attorney general and words of several languages
+_LEGAL_FORM = re.compile(
+    rf"(?<![\w.])(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|de|del|di|du|des|van|von|&)){{0,5}}),?\s"
+    r"(?P<form>S\.A\.S\.|S\.A\.|SA|S\.r\.l\.|S\.p\.A\.|S\.L\.|SARL|SAS|GmbH|AB|A/S|ApS|Oy|B\.V\.|N\.V\.|"
+    r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.)"
+    r"(?![\w/])")
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,14 @@ class TargetFinder:
                     break
         return min(found)[1] if found else None
 
+    def with_legal_form(self, seg: Segment, excluded: set[str]) -> str | None:
+        """The first company named with its legal form, as written."""
+        for m in _LEGAL_FORM.finditer(seg.raw):
+            name = self.clean(m.group("org"), excluded)
+            if name:
+                return seg.raw[m.end("org") - len(name):m.end()]
+        return None
+
     def initial(self, seg: Segment, excluded: set[str]) -> str | None:
         m = self._initial.match(seg.raw)
         if not m:
@@ -101,6 +117,8 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], excluded: set
         finder.in_patterns(title, excluded),
         finder.in_patterns(summary, excluded),
         _first_entity(title),
+        finder.with_legal_form(title, excluded),
+        finder.with_legal_form(summary, excluded),
         finder.initial(title, excluded),
         _first_entity(summary),
     ):
