@@ -40,6 +40,10 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
      "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο 500.000 ευρώ για επεξεργασία εικόνων προσώπων."),
     ("pt", "ANPD aplica multa a rede varejista por reconhecimento facial",
      "A Autoridade Nacional de Proteção de Dados aplicou multa de R$ 2 milhões à empresa."),
+    ("en", "Photo app users can claim a share of $12 million",
+     "The company agreed to pay to resolve a class action alleging it scanned face geometry without consent."),
+    ("fr", "Reconnaissance faciale : une application de photos paiera 10 millions de dollars",
+     "Un juge a validé l'accord mettant fin à l'action collective sur les données biométriques des visages."),
     ("fr", "La CNIL liquide l'astreinte et réclame 2 millions d'euros à un fournisseur de reconnaissance faciale",
      "La société n'a pas justifié de sa mise en conformité dans les délais."),  # réclamer what is owed
     ("da", "Datatilsynet indstiller fitnesskæde til bøde for ansigtsgenkendelse",

@@ -34,6 +34,8 @@ def classify(clf: Classifier, title: str, summary: str = "", **kw):
     ("İtalya'nın veri koruma kurumu yüz tanıma şirketine para cezası verdi", "Garante", "IT", "tr"),
     ("Den svenske datatilsynsmyndighed giver kommune bøde for ansigtsgenkendelse", "IMY", "SE", "da"),
     ("Polski UODO nałożył karę za rozpoznawanie twarzy", "UODO", "PL", "pl"),
+    ("L'Organe de contrôle de l'information policière interdit la reconnaissance faciale à la police", "COC", "BE",
+     "fr"),
     # a voiced kana (で, デ) after the acronym: folding must not split its word in two
     ("英情報コミッショナー事務局（ICO）は、顔写真を無断で集めて顔認証データベースを構築した企業に制裁金を科した",
      "ICO", "GB", "ja"),
