@@ -94,6 +94,17 @@ def test_targets(clf, language, title, summary, target) -> None:
         assert v.target == target
 
 
+@pytest.mark.parametrize(("title", "summary", "target"), [
+    ("OIPC AB finds retailer's facial recognition use unlawful", "", None),  # a regulator, not a company
+    ("Privacy commissioner finds mall's facial recognition unlawful",
+     "CALGARY, AB - The commissioner found the operator broke the law.", None),  # a dateline
+    ("ICO orders leisure firm to stop facial recognition",  # a known company beats a legal form
+     "After a complaint by Privacy Advocates Ltd, the ICO ordered Serco Leisure to stop using face scans.", "Serco"),
+])
+def test_a_legal_form_does_not_make_a_regulator_or_a_dateline_the_target(clf, title, summary, target) -> None:
+    assert verdict(clf, title, summary, "en").target == target
+
+
 def test_swedish_police_is_the_target_and_canonical(clf) -> None:
     v = verdict(clf, "Polisen får böta för ansiktsigenkänningsappen", "IMY konstaterar brister.", "sv")
     assert v.is_enforcement and v.target == "Polismyndigheten"

@@ -68,6 +68,11 @@ def test_no_money_in_years_and_percentages() -> None:
     assert MONEY.find_all("In 2021, 23% of 700 stores") == []
 
 
+@pytest.mark.parametrize("text", ["개인정보 보호 8원칙", "3 엔지니어", "5万人", "2024年"])
+def test_no_money_in_japanese_and_korean_counts(text: str) -> None:
+    assert MONEY.find_all(text) == []  # a one-syllable currency (원, 엔, 円) counts only after a scale
+
+
 @pytest.mark.parametrize("text", ["fined €1,500.000.000", "a $2,500.000.00 penalty", "£" + "9" * 320,
                                   "fined " + "9" * 320 + " billion euros"])
 def test_figures_that_read_as_no_finite_number_are_no_amount(text: str) -> None:

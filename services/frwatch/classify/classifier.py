@@ -170,17 +170,12 @@ class Classifier:
         actor = (named or source is not None or bool(court or authority or ag)
                  or (action is not None and (action.rule in ("settlement", "judgment")
                                              or self._place_acts(segments[action.segment], action))))
-        # a settlement binds the target even when the headline's stronger cue is what it agreed to
-        # ("agrees to a permanent ban … The settlement of the lawsuit …")
-        settled = not actor and action is not None and self._settled(lex, segments, possible)
-        if actor or settled:
+        if actor:
             score += 0.15 + (0.1 if named else 0.0)
             named_hits = [h.text for s in segments for h in s.regulators]
             cue_terms = [t for _, t in (*court, *authority, *ag)]
             reasons.append("actor:'" + (named_hits[0] if named_hits else source.name if source else
-                                        cue_terms[0] if cue_terms else "settlement" if settled
-                                        else action.rule) + "'")
-            actor = True
+                                        cue_terms[0] if cue_terms else action.rule) + "'")
 
         if action is None:
             score = min(score, 0.35)
@@ -201,8 +196,7 @@ class Classifier:
         if score < THRESHOLD:
             return Verdict(False, score, reasons=reasons)
 
-        # enforcement only through the settlement: that is the action, whatever it agreed to
-        action_type = "settlement" if settled else action.action_type if action else None
+        action_type = action.action_type if action else None
         if action_type and action_type not in _MONETARY and (
                 (court and any(i == action.segment for i, _ in court)) or (court and not named)):
             action_type = "judgment"
@@ -227,14 +221,6 @@ class Classifier:
                                         item.published.date() if item.published else None)
         return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
                        amount_eur, reasons)
-
-    @staticmethod
-    def _settled(lex: Lexicon, segments: tuple[Segment, ...], possible: list[int]) -> bool:
-        """Some segment has a settlement cue, whichever action cue won."""
-        bit = lex.screen.bits["action", "settlement"]
-        pattern = dict(lex.actions).get("settlement")
-        return pattern is not None and any(possible[i] & bit and pattern.search(seg.folded)
-                                           for i, seg in enumerate(segments))
 
     @staticmethod
     def _place_acts(seg: Segment, action: _Action) -> bool:

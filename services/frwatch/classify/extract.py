@@ -94,9 +94,13 @@ class TargetFinder:
         return min(found)[1] if found else None
 
     def with_legal_form(self, seg: Segment, excluded: set[str]) -> str | None:
-        """The first company named with its legal form, as written."""
+        """The first company named with its legal form, as written. Not a name in capitals
+        ("OIPC AB", the dateline "CALGARY, AB") nor one holding a regulator's name."""
         for m in _LEGAL_FORM.finditer(seg.raw):
-            name = self.clean(m.group("org"), excluded)
+            org = m.group("org")
+            if org.isupper() or any(body in fold(org) for body in excluded):
+                continue
+            name = self.clean(org, excluded)
             if name:
                 return seg.raw[m.end("org") - len(name):m.end()]
         return None
@@ -118,9 +122,9 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], excluded: set
         finder.in_patterns(summary, excluded),
         _first_entity(title),
         finder.with_legal_form(title, excluded),
-        finder.with_legal_form(summary, excluded),
         finder.initial(title, excluded),
         _first_entity(summary),
+        finder.with_legal_form(summary, excluded),
     ):
         if candidate:
             return candidate

@@ -88,10 +88,13 @@ class MoneyParser:
             re.compile(rf"(?<![\w.,]){_NUMBER}(?:{scale})?\s?(?:(?:de|di|d'|of)\s?)?"
                        rf"(?P<post>{suffix})(?!\w)"),
         ]
-        cjk_currency = _alternation(k for k in self._currency if _CJK.search(k))
-        if cjk_currency:
+        cjk_currencies = [k for k in self._currency if _CJK.search(k)]
+        if cjk_currencies:
             cjk_scale = _alternation(k for k in self._scales if _CJK.search(k))
-            patterns.append(re.compile(rf"(?<![\d.,]){_NUMBER}(?P<tight>{cjk_scale})?\s?(?P<post>{cjk_currency})"))
+            # a one-character currency (원, 円) only after a scale: "8원칙" is eight principles
+            longer = _alternation(k for k in cjk_currencies if len(k) > 1) or "(?!)"
+            patterns.append(re.compile(rf"(?<![\d.,]){_NUMBER}(?:(?P<tight>{cjk_scale})\s?|\s?(?={longer}))"
+                                       rf"(?P<post>{_alternation(cjk_currencies)})"))
         # last: a bare figure with a scale word, unless a content word follows ("5 million images")
         patterns.append(re.compile(rf"(?<![\w.,]){_NUMBER}\s(?P<loose>{loose})\.?(?!\w)"))
         self._patterns = tuple(patterns)

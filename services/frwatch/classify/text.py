@@ -30,8 +30,8 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": 
                          "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2011": "-",
                          "\u00a0": " ", "\u202f": " ", "\u2009": " "})
 _TYPOGRAPHIC = re.compile("[" + "".join(map(chr, _QUOTES)) + "]")  # what _QUOTES maps: most text has none
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-                        "\u3099\u309a]")  # kana voicing marks too: else they split a word in two
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_DECOMPOSED_KANA_HANGUL = re.compile("[\u1100-\u11ff\u3099\u309a]")
 _BOUNDARY = r"(?<!\w)"
 GAP = r"(?:\W+\w+){0,6}?\W+"
 
@@ -54,7 +54,10 @@ def fold_display(text: str) -> str:
     """:func:`fold` for text that is already :func:`display` text."""
     if text.isascii():  # nothing to decompose (most English items)
         return text.lower()
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    folded = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    # kana voicing marks and hangul jamo are not accents: put them back together (じ stays じ, not
+    # し and a mark that splits its word in two; 원 stays one syllable)
+    return unicodedata.normalize("NFC", folded) if _DECOMPOSED_KANA_HANGUL.search(folded) else folded
 
 
 _DIGRAPHS = re.compile(r"([aou])e")
