@@ -98,7 +98,8 @@ class TargetFinder:
         ("OIPC AB", the dateline "CALGARY, AB") nor one holding a regulator's name."""
         for m in _LEGAL_FORM.finditer(seg.raw):
             org = m.group("org")
-            if org.isupper() or any(body in fold(org) for body in excluded):
+            folded = fold(org)
+            if org.isupper() or any(body in folded for body in excluded):
                 continue
             name = self.clean(org, excluded)
             if name:

@@ -19,7 +19,7 @@ _NEXT_FIGURE = re.compile(r"[\d€£$(]")
 _NEXT_WORD = re.compile(r"\s+([^\W\d]+)")
 _DIGIT = re.compile(r"\d")
 _NUMBER = r"(?P<num>\d{1,3}(?:[ .,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
-# kana, CJK ideographs, hangul (folded: jamo). Japanese and Korean write the scale and the
+# kana, CJK ideographs, hangul (syllables, and jamo for text not yet folded). Japanese and Korean write the scale and the
 # currency right after the figure and a particle right after them ("約750万ポンドの", "14억 달러를"):
 # their money words get a pattern of their own, with no word boundaries to look for
 _CJK = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")

@@ -98,8 +98,8 @@ class Deliverer:
 
         Claiming runs beside sending, one claim at a time, and ahead of it: up to ``CLAIM_AHEAD``
         (fewer when the lease is short: ``claim_ahead``) times ``webhook_concurrency`` claimed rows
-        wait (leased, so holding their endpoint's slots) for a free slot, which therefore never waits for a claim's round trips, and each claim's
-        round trips serve many rows. Claims nothing once ``stop_claiming`` (or ``close``) was
+        wait (leased, so holding their endpoint's slots) for a free slot, which therefore never
+        waits for a claim's round trips, and each claim's round trips serve many rows. Claims nothing once ``stop_claiming`` (or ``close``) was
         called, until ``start`` is: a drain's next round must not undo a shutdown."""
         settings = self.rt.settings
         poll = settings.tick_interval.total_seconds()

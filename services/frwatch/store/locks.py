@@ -1,7 +1,8 @@
 """Transaction-scoped advisory locks: one holder at a time across processes, released at commit.
 
 They serialise the few steps where two writers could otherwise both decide from the same
-reading (start-up sync, event grouping, claiming webhook messages). SQLite has one lock for the whole database: every name maps to it.
+reading (start-up sync, event grouping, claiming webhook messages). SQLite has one lock for the
+whole database: every name maps to it.
 """
 
 from __future__ import annotations

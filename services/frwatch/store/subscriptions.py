@@ -120,7 +120,8 @@ async def lock(session: AsyncSession, subscription_ids: Sequence[str]) -> None:
 def _record_success(dialect_name: str) -> Any:
     with_history = (select(_columns.id).where(one_of(_columns.id, dialect_name), or_(
         _columns.consecutive_failures > 0, _columns.failing_since.is_not(None),
-        _columns.circuit_open_until.is_not(None), _columns.circuit_opens > 0)).order_by(_columns.id).with_for_update(key_share=True))
+        _columns.circuit_open_until.is_not(None), _columns.circuit_opens > 0))
+                    .order_by(_columns.id).with_for_update(key_share=True))
     return update(_TABLE).where(_columns.id.in_(with_history.scalar_subquery())).values(**_HEALTHY)
 
 
