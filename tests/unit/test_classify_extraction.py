@@ -94,6 +94,46 @@ def test_targets(clf, language, title, summary, target) -> None:
         assert v.target == target
 
 
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    # a public body or school named by its head word, wherever it stands
+    ("en", "Watchdog announces €80,000 fine of the Department of Rural Affairs",
+     "Staff badges were checked against face templates without a legal basis.", "Department of Rural Affairs"),
+    ("en", "Regulator reprimands school over face-scanning canteen",
+     "Hollybank Community High School in Leeds took payments by scanning pupils' faces, the ICO found.",
+     "Hollybank Community High School"),
+    ("fr", "La CNIL met en demeure une commune pour ses caméras à reconnaissance faciale",
+     "Lors d'un contrôle, la CNIL a constaté que la commune de Saint-Aubin-sur-Loire utilisait le module.",
+     "Commune de Saint-Aubin-sur-Loire"),
+    ("es", "Un juez suspende el reconocimiento facial en el metro",
+     "El juzgado ordenó suspender el sistema del Gobierno de la Ciudad de Rosario por falta de controles.",
+     "Gobierno de la Ciudad de Rosario"),
+    ("pt", "CNPD proíbe reconhecimento facial em exames online",
+     "A CNPD determinou que o Instituto Politécnico de Braga deixe de usar o software.",
+     "Instituto Politécnico de Braga"),
+    ("sv", "IMY: ansiktsigenkänning i skolan bröt mot dataskyddsförordningen",
+     "Integritetsskyddsmyndigheten påför Storvik kommun en sanktionsavgift.", "Storvik kommun"),
+    # a capitalised lexicon word before the head is no part of the name
+    ("en", "Privacy Watchdog Reprimands Riverside Academy Over Facial Recognition", "", "Riverside Academy"),
+    # a name ends with its sentence
+    ("en", "Face recognition on campus breached the law, regulator finds",
+     "The regulator reprimanded the Northfield University. The Commission will follow up.", "Northfield University"),
+    # a place-adjective opening a company's name does not disqualify it ("Hellenic" = Greece)
+    ("el", "Πρόστιμο 15.000 ευρώ για σύστημα ωρομέτρησης με αναγνώριση προσώπου",
+     "Η Αρχή Προστασίας Δεδομένων έκρινε ότι η Ελληνικά Τρόφιμα Α.Ε. επεξεργαζόταν βιομετρικά δεδομένα.",
+     "Ελληνικά Τρόφιμα Α.Ε."),
+])
+def test_institution_and_company_targets(clf, language, title, summary, target) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert v.target == target
+
+
+def test_a_county_named_beside_a_judge_is_no_target(clf) -> None:
+    v = verdict(clf, "Photo app maker inks $2M deal to end face-scan suit",
+                "The settlement awaits final approval from a Cook County judge.", "en")
+    assert v.is_enforcement and v.target is None
+
+
 @pytest.mark.parametrize(("title", "summary", "target"), [
     ("OIPC AB finds retailer's facial recognition use unlawful", "", None),  # a regulator, not a company
     ("Privacy commissioner finds mall's facial recognition unlawful",

@@ -203,12 +203,12 @@ class Classifier:
         regulator = self._regulator(lex, segments, places, action, item, action_type)
         reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
         jurisdiction = self._jurisdiction(regulator, places, item)
-        excluded = {fold(h.text) for s in segments for h in s.regulators}
-        excluded |= {h.text for s in segments for h in s.places
-                     if "-" not in h.refs[0] or h.refs[0].startswith("US-")}
+        bodies = {fold(h.text) for s in segments for h in s.regulators}
+        place_names = {h.text for s in segments for h in s.places
+                       if "-" not in h.refs[0] or h.refs[0].startswith("US-")}
         if reg_name:
-            excluded.add(fold(reg_name))
-        target = find_target(self._targets[lang], segments, excluded)
+            bodies.add(fold(reg_name))
+        target = find_target(self._targets[lang], segments, bodies, place_names)
         if target:
             target = self._gazetteer.canonical_entity(target)
         money = choose_amount([self._money.find_all(s.raw, lex.money.thousands, s.folded)

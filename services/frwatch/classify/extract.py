@@ -46,13 +46,28 @@ class TargetFinder:
 
     def __init__(self, lex: Lexicon, not_targets: frozenset[str] = frozenset()) -> None:
         self._not_targets = not_targets  # folded words that never name a target (law names)
+        self._connectors = frozenset(fold(c) for c in lex.org_connectors)
         conn = "|".join(re.escape(c) for c in lex.org_connectors) or "of"
         nouns = "|".join(re.escape(n) for n in lex.org_nouns)
         noun_tail = rf"(?:\s(?i:{nouns})(?!\w))?" if nouns else ""
         org = rf"(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|(?:{conn})\s(?={_UP}|\d){_TOKEN})){{0,5}}{noun_tail})"
         self._patterns = tuple(self._compile(p, org) for p in lex.target_patterns)
         self._initial = re.compile(rf"^{org}")
+        self._institution = self._compile_institution(lex.institution_heads, conn)
         self._lex = lex
+
+    @staticmethod
+    def _compile_institution(heads: Sequence[str], conn: str) -> re.Pattern[str] | None:
+        """A name built on a head word as written, with up to four names before it and its
+        rest after it ("Chelmer Valley High School", "Gobierno de la Ciudad de Buenos Aires"),
+        or the head word in running text followed by a connector ("la commune de Valmont")."""
+        if not heads:
+            return None
+        alternatives = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
+        rest = rf"(?:\s(?:(?:{conn})\s){{0,2}}{_TOKEN}){{0,5}}"
+        return re.compile(
+            rf"(?<![\w'’])(?:(?P<before>(?:{_TOKEN}\s){{0,4}})(?P<head>{alternatives})(?P<rest>{rest})"
+            rf"|(?P<lower>(?i:{alternatives})\s(?:(?:{conn})\s){{1,2}}{_TOKEN}{rest}))(?!\w)")
 
     @staticmethod
     def _compile(pattern: str, org: str) -> re.Pattern[str]:
@@ -68,6 +83,10 @@ class TargetFinder:
         while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
                           and len(tokens) > 1):
             tokens.pop(0)
+        for i, token in enumerate(tokens[1:], 1):  # a Title Case headline: "… Academy Over Facial …"
+            if fold(token) in self._lex.stopwords and fold(token) not in self._connectors:
+                tokens = tokens[:i]
+                break
         if not tokens or not any(c.isalpha() for c in "".join(tokens)):
             return None
         cleaned = " ".join(tokens)
@@ -93,39 +112,73 @@ class TargetFinder:
                     break
         return min(found)[1] if found else None
 
-    def with_legal_form(self, seg: Segment, excluded: set[str]) -> str | None:
+    def with_legal_form(self, seg: Segment, excluded: set[str], bodies: set[str]) -> str | None:
         """The first company named with its legal form, as written. Not a name in capitals
         ("OIPC AB", the dateline "CALGARY, AB") nor one holding a regulator's name."""
         for m in _LEGAL_FORM.finditer(seg.raw):
             org = m.group("org")
             folded = fold(org)
-            if org.isupper() or any(body in folded for body in excluded):
+            if org.isupper() or any(body in folded for body in bodies):
                 continue
             name = self.clean(org, excluded)
             if name:
                 return seg.raw[m.end("org") - len(name):m.end()]
         return None
 
+    def institution(self, seg: Segment, excluded: set[str], bodies: set[str]) -> str | None:
+        """The first public body or school named by its head word ("South Wales Police",
+        "Department of Social Protection", "Instituto Superior de Gestão do Norte"). Names
+        before the head stop at a lexicon word ("Regulator Fines Essex School" → none), and a
+        name ends with its sentence."""
+        if self._institution is None:
+            return None
+        for m in self._institution.finditer(seg.raw):
+            if m.group("lower"):
+                name = m.group("lower")
+                name = name[0].upper() + name[1:]
+            else:
+                before = m.group("before").split()
+                for i in range(len(before) - 1, -1, -1):
+                    if fold(before[i]) in self._lex.vocabulary:
+                        before = before[i + 1:]
+                        break
+                name = " ".join([*before, m.group("head")]) + m.group("rest")
+            name = re.split(r"(?<=\w\w)\.\s", name)[0]
+            if " " not in name or any(body in fold(name) for body in bodies):
+                continue
+            cleaned = self.clean(name, excluded)
+            if cleaned and " " in cleaned:
+                return cleaned
+        return None
+
     def initial(self, seg: Segment, excluded: set[str]) -> str | None:
         m = self._initial.match(seg.raw)
         if not m:
             return None
-        name = self.clean(m.group("org"), excluded)
-        if name and " " not in name and not re.search(r"\d|\w[A-Z]|['’]s\b", m.group("org")):
+        org = re.split(r"\s[\d.,]+(?!\S)", m.group("org"))[0]  # "Πρόστιμο 15.000 ευρώ": an amount ends it
+        name = self.clean(org, excluded)
+        if name and " " not in name and not re.search(r"\d|\w[A-Z]|['’]s\b", org):
             return None  # a lone sentence-initial capitalised word is usually not a name
         return name
 
 
-def find_target(finder: TargetFinder, segments: Sequence[Segment], excluded: set[str]) -> str | None:
+def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[str],
+                places: set[str]) -> str | None:
+    """``bodies``: folded names of the regulators and courts in the item, never a target nor
+    part of one; ``places``: place names as matched, never a target alone ("Hellenic" may
+    open a company's name)."""
     title, summary = segments
+    excluded = bodies | places
     for candidate in (
         finder.in_patterns(title, excluded),
         finder.in_patterns(summary, excluded),
         _first_entity(title),
-        finder.with_legal_form(title, excluded),
+        finder.with_legal_form(title, excluded, bodies),
+        finder.institution(title, excluded, bodies),
         finder.initial(title, excluded),
         _first_entity(summary),
-        finder.with_legal_form(summary, excluded),
+        finder.with_legal_form(summary, excluded, bodies),
+        finder.institution(summary, excluded, bodies),
     ):
         if candidate:
             return candidate

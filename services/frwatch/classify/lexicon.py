@@ -65,6 +65,8 @@ class Lexicon:
     target_patterns: tuple[str, ...]
     org_connectors: tuple[str, ...]
     org_nouns: tuple[str, ...]
+    #: head words of public bodies' and schools' names, as written ("High School", "Comune")
+    institution_heads: tuple[str, ...]
     state_party_before: tuple[str, ...]
     state_party_after: tuple[str, ...]
     money: MoneyWords
@@ -136,6 +138,7 @@ def load_lexicon(path: Path) -> Lexicon:
         target_patterns=tuple(_strings(data, "target_patterns", path)),
         org_connectors=tuple(_strings(data, "org_connectors", path)),
         org_nouns=tuple(_strings(data, "org_nouns", path)),
+        institution_heads=tuple(_strings(data, "institution_heads", path)),
         state_party_before=tuple(_strings(data, "state_party_before", path)),
         state_party_after=tuple(_strings(data, "state_party_after", path)),
         money=words,
