@@ -39,6 +39,15 @@ def test_appeal_judgment_is_related_even_soon() -> None:
     assert match_event(appeal, [("e1", facts())]) == ("related", "e1")
 
 
+def test_a_name_of_generic_words_only_joins_like_no_name() -> None:
+    """"Department fined …" names nobody: it joins the same regulator's report that names the
+    Department of Social Protection, as a report with no target at all would."""
+    named = facts(regulator="DPC", jurisdiction="IE", target="Department of Social Protection")
+    for vague in ("Department", None):
+        report = facts(regulator="DPC", jurisdiction="IE", target=vague, amount=None, currency=None)
+        assert match_event(report, [("e1", named)]) == ("same", "e1")
+
+
 def test_other_company_is_new() -> None:
     assert match_event(facts(target="Other Corp", amount=3_000_000.0), [("e1", facts())]) == ("new", None)
 

@@ -104,7 +104,7 @@ def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     same_regulator = bool(facts.regulator and facts.regulator == other.regulator)
     gap = (abs(facts.occurred_at - other.occurred_at)
            if facts.occurred_at and other.occurred_at else None)
-    unnamed = facts.target is None or other.target is None
+    unnamed = not target_tokens(facts.target) or not target_tokens(other.target)  # "the Department"
     party = (same_party(facts.target, other.target)
              or (same_regulator and (amounts is True or unnamed))
              # a report that names nobody joins a same-kind action reported the same days
