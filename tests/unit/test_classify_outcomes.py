@@ -50,10 +50,31 @@ def test_umlaut_digraph_terms_match_folded_umlauts() -> None:
      "La AEPD mantiene abierto un procedimiento sancionador."),
     ("sv", "IMY avskriver ärendet om ansiktsigenkänning i butik", ""),
     ("sv", "Datainspektionen ger kommunen klartecken för ansiktsigenkänning", ""),
+    # a court siding with the user, a claim dismissed, a user found compliant
+    ("en", "Appeals court sides with police over stadium facial recognition",
+     "The judges quashed nothing and left the regulator's ban order without effect."),
+    ("en", "Judge throws out shopper's facial recognition suit against mall",
+     "The court dismissed the claim that the face-matching cameras breached state privacy law."),
+    ("en", "Airport's face-boarding trial complied with privacy law, commissioner finds",
+     "The commissioner warned that a permanent system would need stronger safeguards."),
+    ("nl", "Rechter: gemeente mag camera's met gezichtsherkenning blijven gebruiken",
+     "Volgens de rechtbank is het gebruik niet in strijd met de AVG."),
+    # a bid or a collective complaint is not a ban
+    ("en", "City court rejects campaigners' bid to ban facial recognition cameras",
+     "The judge said the network was proportionate; the group said it would appeal."),
+    ("fr", "Reconnaissance faciale : plainte collective de 8 000 personnes contre la mairie",
+     "L'association saisit la CNIL et demande une interdiction du dispositif."),
 ])
 def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
     v = verdict(clf, title, summary, language)
     assert not v.is_enforcement, v.reasons
+
+
+def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
+    """'demanda' (lawsuit) is a filed-process cue, but 'que pone fin a la demanda' settles one."""
+    v = verdict(clf, "Una app de fotos pagará 5 millones de dólares en Illinois por el reconocimiento facial",
+                "La fiscal general anunció el acuerdo, que pone fin a la demanda por datos biométricos.", "es")
+    assert v.is_enforcement and v.action_type == "settlement", v.reasons
 
 
 @pytest.mark.parametrize(("language", "title", "summary", "action_type"), [

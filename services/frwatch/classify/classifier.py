@@ -190,7 +190,11 @@ class Classifier:
             for i, seg in enumerate(segments):
                 m = pattern.search(seg.folded) if possible[i] & bit else None
                 if m:
-                    score -= 0.6 if i == 0 else 0.2
+                    # "niet in strijd met" negates the action cue "in strijd met" it opens; a
+                    # negative word inside a cue ("pone fin a la demanda") does not
+                    negates_action = (action is not None and i == action.segment
+                                      and m.start() < action.start < m.end())
+                    score -= 0.6 if i == 0 or negates_action else 0.2
                     reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
         score = round(max(0.0, min(1.0, score)), 3)
         if score < THRESHOLD:
