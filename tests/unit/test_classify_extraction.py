@@ -112,6 +112,26 @@ def test_targets(clf, language, title, summary, target) -> None:
      "Instituto Politécnico de Braga"),
     ("sv", "IMY: ansiktsigenkänning i skolan bröt mot dataskyddsförordningen",
      "Integritetsskyddsmyndigheten påför Storvik kommun en sanktionsavgift.", "Storvik kommun"),
+    ("fr", "Examens à distance : une université mise en demeure pour la reconnaissance faciale",
+     "La CNIL a mis en demeure l'Université de Montclair de cesser de comparer les visages.",
+     "Université de Montclair"),
+    ("it", "Presenze con il volto, il Garante multa l'ospedale",
+     "Sanzionata l'Azienda ospedaliera San Carlo di Vetralla per i terminali di riconoscimento facciale.",
+     "Azienda ospedaliera San Carlo di Vetralla"),
+    ("en", "School's facial recognition roll-call ends in a fine",
+     "The regulator ordered Lindvik municipality to pay SEK 150,000.", "Lindvik municipality"),
+    # the subject of a breach
+    ("fr", "La SNCF a enfreint la loi avec ses caméras à reconnaissance faciale, juge la CNIL", "", "SNCF"),
+    # a legal form alone is no name; a name ending a regulator's longer name is none either
+    ("en", "Photo app maker settles FTC charges over facial recognition",
+     "Under the settlement, Pixtree, Inc. must delete the face models built from users' photos.", "Pixtree, Inc."),
+    ("de", "Clearview AI: Anordnung zur Löschung eines Gesichtsprofils",
+     "Der Hamburgische Beauftragte für Datenschutz und Informationsfreiheit hat gegenüber der Firma angeordnet, "
+     "den Hashwert zu löschen.", "Clearview AI"),
+    # German capitalises every noun: one capitalised word yields to a company named with its legal form
+    ("de", "Gesichtsscan statt Stempeluhr: 80.000 Euro Bußgeld für Spedition",
+     "Die Landesdatenschutzbeauftragte hat gegen die Elbtal Logistik GmbH ein Bußgeld verhängt.",
+     "Elbtal Logistik GmbH"),
     # a capitalised lexicon word before the head is no part of the name
     ("en", "Privacy Watchdog Reprimands Riverside Academy Over Facial Recognition", "", "Riverside Academy"),
     # a name ends with its sentence
@@ -126,6 +146,24 @@ def test_institution_and_company_targets(clf, language, title, summary, target) 
     v = verdict(clf, title, summary, language)
     assert v.is_enforcement, v.reasons
     assert v.target == target
+
+
+def test_the_summarys_exact_figure_replaces_the_headlines_rounding(clf) -> None:
+    v = verdict(clf, "Loja é multada em R$ 58 mil por usar reconhecimento facial",
+                "A Senacon concluiu que a loja captou rostos sem informar. O valor da multa é de R$ 58.767,00.", "pt")
+    assert (v.amount, v.currency) == (58767, "BRL")
+    v = verdict(clf, "Watchdog fines face search firm £2m",
+                "The ICO also said the firm paid £10,000 in costs.", "en")
+    assert (v.amount, v.currency) == (2_000_000, "GBP")  # a different amount is not a rounding
+
+
+def test_a_generic_authority_name_with_another_countrys_adjective_is_that_countrys(clf) -> None:
+    v = verdict(clf, "Ολλανδία: Πρόστιμο 30,5 εκατ. ευρώ σε εταιρεία αναγνώρισης προσώπων",
+                "Η ολλανδική Αρχή Προστασίας Δεδομένων έκρινε ότι η εταιρεία συνέλεξε παράνομα φωτογραφίες.", "el")
+    assert (v.regulator, v.jurisdiction) == ("AP", "NL")
+    v = verdict(clf, "Πρόστιμο 20.000 ευρώ για αναγνώριση προσώπου",
+                "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο σε αλυσίδα γυμναστηρίων.", "el")
+    assert (v.regulator, v.jurisdiction) == ("HDPA", "GR")
 
 
 def test_a_county_named_beside_a_judge_is_no_target(clf) -> None:

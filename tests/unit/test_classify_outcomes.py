@@ -64,6 +64,11 @@ def test_umlaut_digraph_terms_match_folded_umlauts() -> None:
      "The judge said the network was proportionate; the group said it would appeal."),
     ("fr", "Reconnaissance faciale : plainte collective de 8 000 personnes contre la mairie",
      "L'association saisit la CNIL et demande une interdiction du dispositif."),
+    # legal action taken by a person; a fine announced as intended
+    ("en", "Shopper takes legal action against retailer over facial recognition error",
+     "She has launched a High Court challenge against the chain, backed by a rights group."),
+    ("no", "Datatilsynet varsler millionbot mot kjøpesenter for ansiktsgjenkjenning",
+     "Senteret har frist til å uttale seg før endelig vedtak fattes."),
 ])
 def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
     v = verdict(clf, title, summary, language)
@@ -91,6 +96,14 @@ def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
     ("nl", "Toezichthouder: supermarkt schond privacyregels met gezichtsherkenning",
      "De autoriteit oordeelde dat klanten niet waren geïnformeerd.", "determination"),
     ("el", "Η Αρχή «τιμώρησε» αλυσίδα καταστημάτων για αναγνώριση προσώπου με 1 εκατ. ευρώ", "", "fine"),
+    ("de", "Gesichtserkennung: Fotodienst zahlt 50 Millionen Dollar",
+     "Das Unternehmen legt den Rechtsstreit mit dem Bundesstaat Illinois bei.", "settlement"),
+    ("de", "Gesichtsdatenbank: Anordnung zur Löschung eines biometrischen Profils",
+     "Der Landesdatenschutzbeauftragte hat gegenüber dem Anbieter angeordnet, den Hashwert zu entfernen.",
+     "deletion_order"),
+    # the law a breach names is no legislation cue
+    ("fr", "La police municipale a enfreint la loi en recourant à la reconnaissance faciale, conclut la CNIL",
+     "", "determination"),
 ])
 def test_broadened_action_vocabulary(clf, language, title, summary, action_type) -> None:
     v = verdict(clf, title, summary, language)

@@ -8,6 +8,8 @@ keep items with no face evidence, no action or no actor below the threshold.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from itertools import chain
 from dataclasses import asdict, dataclass, field, replace
@@ -189,12 +191,9 @@ class Classifier:
             bit = lex.screen.bits["negative", kind]
             for i, seg in enumerate(segments):
                 m = pattern.search(seg.folded) if possible[i] & bit else None
-                if m:
-                    # "niet in strijd met" negates the action cue "in strijd met" it opens; a
-                    # negative word inside a cue ("pone fin a la demanda") does not
-                    negates_action = (action is not None and i == action.segment
-                                      and m.start() < action.start < m.end())
-                    score -= 0.6 if i == 0 or negates_action else 0.2
+                weight = self._negative_weight(kind, m, i, action) if m else 0.0
+                if m and weight:
+                    score -= weight
                     reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
         score = round(max(0.0, min(1.0, score)), 3)
         if score < THRESHOLD:
@@ -225,6 +224,20 @@ class Classifier:
                                         item.published.date() if item.published else None)
         return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
                        amount_eur, reasons)
+
+    @staticmethod
+    def _negative_weight(kind: str, m: re.Match[str], segment: int, action: _Action | None) -> float:
+        """How much a negative cue lowers the score: much in the headline or when it opens the
+        action cue itself ("niet in strijd met" around "in strijd met"), little in the summary;
+        nothing for a negative word inside the cue ("pone fin a la demanda") or for the law
+        a breach names ("a enfreint la loi", "in strijd met de wet")."""
+        if action is not None and segment == action.segment:
+            cue_end = action.start + len(action.term)
+            if m.start() < action.start < m.end():
+                return 0.6
+            if kind == "legislation" and 0 <= m.start() - cue_end <= 8:
+                return 0.0
+        return 0.6 if segment == 0 else 0.2
 
     @staticmethod
     def _place_acts(seg: Segment, action: _Action) -> bool:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from frwatch.classify.group import target_tokens
 from frwatch.classify.lexicon import Lexicon
 from frwatch.classify.money import Money
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator
@@ -55,6 +56,7 @@ class TargetFinder:
         self._initial = re.compile(rf"^{org}")
         self._institution = self._compile_institution(lex.institution_heads, conn)
         self._lex = lex
+        self.nouns_capitalised = lex.nouns_capitalised
 
     @staticmethod
     def _compile_institution(heads: Sequence[str], conn: str) -> re.Pattern[str] | None:
@@ -66,7 +68,7 @@ class TargetFinder:
         alternatives = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
         rest = rf"(?:\s(?:(?:{conn})\s){{0,2}}{_TOKEN}){{0,5}}"
         return re.compile(
-            rf"(?<![\w'’])(?:(?P<before>(?:{_TOKEN}\s){{0,4}})(?P<head>{alternatives})(?P<rest>{rest})"
+            rf"(?<!\w)(?:(?P<before>(?:{_TOKEN}\s){{0,4}})(?P<head>{alternatives})(?P<rest>{rest})"
             rf"|(?P<lower>(?i:{alternatives})\s(?:(?:{conn})\s){{1,2}}{_TOKEN}{rest}))(?!\w)")
 
     @staticmethod
@@ -76,8 +78,10 @@ class TargetFinder:
         lead = "" if before.startswith("^") or not before else r"(?<!\w)"
         return re.compile(lead + keyword(before) + org + keyword(after))
 
-    def clean(self, name: str, gazetteer_words: set[str]) -> str | None:
-        """Trim a candidate to the organisation's name, or None if it is not one."""
+    def clean(self, name: str, gazetteer_words: set[str], company_prefix: bool = True) -> str | None:
+        """Trim a candidate to the organisation's name, or None if it is not one. With
+        ``company_prefix`` a leading company word goes ("Gesichtserkennungsfirma Clearview");
+        a head word keeps it ("Azienda ospedaliera …")."""
         name = re.split(r"['’]s\b", name)[0].strip(" .,:;-")
         tokens = name.split()
         while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
@@ -94,12 +98,13 @@ class TargetFinder:
         if self._not_targets and not self._not_targets.isdisjoint(re.findall(r"\w+", key)):
             return None  # "the GDPR", "Första GDPR-boten"
         company = self._lex.cues.get("company_words")
-        while len(tokens) > 1 and company is not None and company.search(fold(tokens[0])):
+        while company_prefix and len(tokens) > 1 and company is not None and company.search(fold(tokens[0])):
             tokens.pop(0)  # "Gesichtserkennungsfirma Clearview" → "Clearview"
         cleaned = " ".join(tokens)
         key = fold(cleaned)
-        if key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary) or len(cleaned) > MAX_TARGET:
-            return None
+        if (key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary)
+                or len(cleaned) > MAX_TARGET or not target_tokens(cleaned)):
+            return None  # not a name, or one without an identifying word ("Inc", "the Council")
         return cleaned
 
     def in_patterns(self, seg: Segment, excluded: set[str]) -> str | None:
@@ -107,7 +112,7 @@ class TargetFinder:
         for pattern in self._patterns:
             for m in pattern.finditer(seg.raw):
                 name = self.clean(m.group("org"), excluded)
-                if name:
+                if name and not _ends_a_body(seg, name):
                     found.append((m.start("org"), name))
                     break
         return min(found)[1] if found else None
@@ -146,7 +151,7 @@ class TargetFinder:
             name = re.split(r"(?<=\w\w)\.\s", name)[0]
             if " " not in name or any(body in fold(name) for body in bodies):
                 continue
-            cleaned = self.clean(name, excluded)
+            cleaned = self.clean(name, excluded, company_prefix=False)
             if cleaned and " " in cleaned:
                 return cleaned
         return None
@@ -180,9 +185,20 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
         finder.with_legal_form(summary, excluded, bodies),
         finder.institution(summary, excluded, bodies),
     ):
+        if candidate and finder.nouns_capitalised and " " not in candidate:
+            # every noun is capitalised: "für Spedition" names a company only if none is named
+            return (finder.with_legal_form(title, excluded, bodies)
+                    or finder.with_legal_form(summary, excluded, bodies) or candidate)
         if candidate:
             return candidate
     return None
+
+
+def _ends_a_body(seg: Segment, name: str) -> bool:
+    """The name is the end of a regulator's longer name: "Beauftragte für |Datenschutz und
+    Informationsfreiheit|" when the gazetteer knows "Beauftragte für Datenschutz"."""
+    at = seg.folded.find(fold(name))
+    return at >= 0 and any(hit.start < at <= hit.end + 5 for hit in seg.regulators)
 
 
 def _first_entity(seg: Segment) -> str | None:
@@ -259,14 +275,17 @@ def state_party(segments: Sequence[Segment], lex: Lexicon, gazetteer: Gazetteer)
     return None
 
 
+ROUNDING = 0.05  # a headline's "R$ 58 mil" and the summary's "R$ 58.767,00" are one amount
+
+
 def choose_amount(per_segment: Sequence[list[Money]]) -> Money | None:
-    """The first stated total: title before summary, skipping rates and conversions."""
-    for amounts in per_segment:
+    """The first stated total: title before summary, skipping rates and conversions; a later
+    segment's exact figure replaces the headline's rounding of it."""
+    totals = [[m for m in amounts if not m.per_period and not m.parenthetical] for amounts in per_segment]
+    for k, amounts in enumerate(totals):
         for money in amounts:
-            if not money.per_period and not money.parenthetical and money.currency:
-                return money
-    for amounts in per_segment:
-        for money in amounts:
-            if not money.per_period and not money.parenthetical:
-                return money
-    return None
+            if money.currency:
+                return next((m for later in totals[k + 1:] for m in later
+                             if m.currency == money.currency and m.amount != money.amount
+                             and abs(m.amount - money.amount) <= ROUNDING * money.amount), money)
+    return next((m for amounts in totals for m in amounts), None)

@@ -34,7 +34,7 @@ sa sas sarl srl spa ag gmbh kg se bv nv ab asa oy pty pte lp llp ae ike epe
 ai technologies technology systems
 city town municipality council comune commune ville gemeente stadt kommun ayuntamiento prefeitura
 university universita universite universitat universidad universidade
-stores store operating associate associates dealers department
+stores store operating associate associates dealers department state government
 """.split())
 
 Relation = Literal["same", "related", "new"]

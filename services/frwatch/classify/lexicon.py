@@ -74,6 +74,8 @@ class Lexicon:
     #: can match a text; searching only those saves most regex passes
     screen: Screen
     vocabulary: frozenset[str] = field(default_factory=frozenset)
+    #: every noun is capitalised (German), so one capitalised word is weak evidence of a name
+    nouns_capitalised: bool = False
 
 
 def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
@@ -144,6 +146,7 @@ def load_lexicon(path: Path) -> Lexicon:
         money=words,
         screen=Screen(sections, digraphs),
         vocabulary=frozenset(vocabulary | stopwords),
+        nouns_capitalised=bool(data.get("nouns_capitalised")),
     )
 
 
