@@ -40,6 +40,14 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
     # regional DPA through a city adjective
     ("de", "Hamburger Datenschutzbeauftragter verhängt Bußgeld wegen Gesichtserkennung im Stadion", "",
      None, "HmbBfDI", "DE"),
+    ("de", "Gesichtserkennung am Eingang: 40.000 Euro Bußgeld für Spielhalle",
+     "Die Berliner Datenschutzbeauftragte ahndet den Einsatz der Kameras.", None, "BlnBDI", "DE"),
+    # a generic noun every German state's authority shares, placed by a city of that state
+    ("de", "Gesichtsscan statt Stempeluhr: Bußgeld für Spedition",
+     "Die Landesdatenschutzbeauftragte in Düsseldorf hat gegen das Unternehmen ein Bußgeld verhängt.",
+     None, "LDI NRW", "DE"),
+    ("de", "Gesichtserkennung im Fitnessstudio: Bußgeld",
+     "Der Landesbeauftragte für Datenschutz in Hessen verhängte 30.000 Euro.", None, "HBDI", "DE"),
 ])
 def test_regulator_named_in_text_wins(clf, language, title, summary, source, regulator, jurisdiction) -> None:
     v = verdict(clf, title, summary, language, source)

@@ -139,11 +139,13 @@ class _Matcher:
                                              and tuple(text.raw_words[i:i + n]) == case))
             if refs:
                 return self._hit(text, i, n, refs), n
-        for head, prefix, ref in self._prefix:
+        for head, prefix, _ in self._prefix:
             n = len(head) + 1
             if (tuple(words[i:i + n - 1]) == head and i + n <= len(words)
                     and words[i + n - 1].startswith(prefix)):
-                return self._hit(text, i, n, (ref,)), n
+                # every body sharing this alias ("Landesdatenschutzbeauftragte*": each German state's)
+                refs = tuple(r for h, p, r in self._prefix if h == head and p == prefix)
+                return self._hit(text, i, n, refs), n
         return None
 
     @staticmethod
@@ -164,8 +166,10 @@ class Gazetteer:
         # common nouns that name a body only by default ("Datenschutzbehörde", "Garante",
         # "Information Commissioner"): they lose to a body named outright or a country's
         # regulator ("the Dutch regulator") in the same text
-        self._generic = frozenset(" ".join(_WORD.findall(fold(a))) for r in raw_regs
-                                  for a in r.get("generic_aliases", []))
+        generic = {" ".join(_WORD.findall(fold(a))): a.endswith("*") for r in raw_regs
+                   for a in r.get("generic_aliases", [])}
+        self._generic = frozenset(k for k, open_end in generic.items() if not open_end)
+        self._generic_prefixes = tuple(k for k, open_end in generic.items() if open_end)
         places = data.get("places", {})
         self.place_names = {str(code): str(names[0]) for code, names in places.items()}
         self._places = _Matcher((n, str(code)) for code, names in places.items() for n in names)
@@ -196,7 +200,8 @@ class Gazetteer:
 
     def is_generic(self, hit: Hit) -> bool:
         """The hit is a generic noun ("data protection authority") rather than a name."""
-        return " ".join(_WORD.findall(hit.text)) in self._generic
+        key = " ".join(_WORD.findall(hit.text))
+        return key in self._generic or key.startswith(self._generic_prefixes)
 
     def anchored(self, hit: Hit, place_codes: Iterable[str]) -> bool:
         """One of the bodies a hit may mean is in a place the text names."""
@@ -226,8 +231,12 @@ class Gazetteer:
         if len(regs) == 1:
             return regs[0]
         codes = list(place_codes)
+        for code in codes:  # a region's own body before its country's ("in Düsseldorf")
+            for reg in regs:
+                if reg.region == code:
+                    return reg
         for code in codes:
             for reg in regs:
-                if reg.region == code or reg.jurisdiction == self.jurisdiction_of(code):
+                if reg.jurisdiction == self.jurisdiction_of(code):
                     return reg
         return regs[0]
