@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from frwatch.classify.group import target_tokens
@@ -174,17 +174,19 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
     open a company's name)."""
     title, summary = segments
     excluded = bodies | places
-    for candidate in (
-        finder.in_patterns(title, excluded),
-        finder.in_patterns(summary, excluded),
-        _first_entity(title),
-        finder.with_legal_form(title, excluded, bodies),
-        finder.institution(title, excluded, bodies),
-        finder.initial(title, excluded),
-        _first_entity(summary),
-        finder.with_legal_form(summary, excluded, bodies),
-        finder.institution(summary, excluded, bodies),
-    ):
+    finders: tuple[Callable[[], str | None], ...] = (  # in order of trust; called until one answers
+        lambda: finder.in_patterns(title, excluded),
+        lambda: finder.in_patterns(summary, excluded),
+        lambda: _first_entity(title),
+        lambda: finder.with_legal_form(title, excluded, bodies),
+        lambda: finder.institution(title, excluded, bodies),
+        lambda: finder.initial(title, excluded),
+        lambda: _first_entity(summary),
+        lambda: finder.with_legal_form(summary, excluded, bodies),
+        lambda: finder.institution(summary, excluded, bodies),
+    )
+    for find in finders:
+        candidate = find()
         if candidate and finder.nouns_capitalised and " " not in candidate:
             # every noun is capitalised: "für Spedition" names a company only if none is named
             return (finder.with_legal_form(title, excluded, bodies)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import compress
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
@@ -83,19 +83,24 @@ class _Matcher:
 
     def __init__(self, aliases: Iterable[tuple[str, Any]]) -> None:
         self._exact: dict[tuple[str, ...], list[tuple[tuple[str, ...] | None, Any]]] = {}
-        self._prefix: list[tuple[tuple[str, ...], str, Any]] = []
+        # open-ended aliases by their first word ("" when the open word comes first), each
+        # (head words, beginning of the last word) with every body that shares it
+        prefix: dict[tuple[tuple[str, ...], str], list[Any]] = {}
         for alias, ref in aliases:
             alias = display(alias)
             words = tuple(_WORD.findall(fold(alias)))
             if not words:
                 continue
             if alias.endswith("*"):
-                self._prefix.append((words[:-1], words[-1], ref))
+                prefix.setdefault((words[:-1], words[-1]), []).append(ref)
                 continue
             case = tuple(_WORD.findall(alias)) if _ACRONYM.match(alias) else None
             self._exact.setdefault(words, []).append((case, ref))
-        self._starts = frozenset(k[0] for k in self._exact) | {h[0] for h, _, _ in self._prefix if h}
-        self._word_prefixes = tuple(p for h, p, _ in self._prefix if not h)
+        self._prefix: dict[str, list[tuple[tuple[str, ...], str, tuple[Any, ...]]]] = {}
+        for (head, last), refs in prefix.items():
+            self._prefix.setdefault(head[0] if head else "", []).append((head, last, tuple(refs)))
+        self._starts = frozenset(k[0] for k in self._exact) | {h[0] for h, _ in prefix if h}
+        self._word_prefixes = tuple(p for h, p in prefix if not h)
         self._is_start = WordMemo(self._starts_alias)
         # the lengths of the aliases beginning with each word, longest first
         lengths: dict[str, set[int]] = {}
@@ -139,12 +144,10 @@ class _Matcher:
                                              and tuple(text.raw_words[i:i + n]) == case))
             if refs:
                 return self._hit(text, i, n, refs), n
-        for head, prefix, _ in self._prefix:
+        for head, prefix, refs in chain(self._prefix.get(words[i], ()), self._prefix.get("", ())):
             n = len(head) + 1
             if (tuple(words[i:i + n - 1]) == head and i + n <= len(words)
                     and words[i + n - 1].startswith(prefix)):
-                # every body sharing this alias ("Landesdatenschutzbeauftragte*": each German state's)
-                refs = tuple(r for h, p, r in self._prefix if h == head and p == prefix)
                 return self._hit(text, i, n, refs), n
         return None
 
