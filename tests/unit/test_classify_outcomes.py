@@ -69,6 +69,15 @@ def test_umlaut_digraph_terms_match_folded_umlauts() -> None:
      "She has launched a High Court challenge against the chain, backed by a rights group."),
     ("no", "Datatilsynet varsler millionbot mot kjøpesenter for ansiktsgjenkjenning",
      "Senteret har frist til å uttale seg før endelig vedtak fattes."),
+    # questioned, challenged, referred; an appeal allowed, a way cleared, an escape
+    ("en", "State attorney general questions arena operator over facial recognition bans on critics",
+     "A letter asks the company to explain its policy and warns it may breach civil rights law."),
+    ("en", "Grocer's use of facial recognition faces legal challenge",
+     "A rights group has lodged a complaint asking the regulator to investigate the cameras."),
+    ("en", "Appeals court clears the way for transit operator to switch face-matching cameras back on",
+     "The judges partly overturned a ruling that had declared the system unconstitutional."),
+    ("en", "Security firm escapes enforcement action over facial recognition watchlists",
+     "The regulator said the company had since addressed its concerns."),
 ])
 def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
     v = verdict(clf, title, summary, language)
@@ -101,6 +110,16 @@ def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
     ("de", "Gesichtsdatenbank: Anordnung zur Löschung eines biometrischen Profils",
      "Der Landesdatenschutzbeauftragte hat gegenüber dem Anbieter angeordnet, den Hashwert zu entfernen.",
      "deletion_order"),
+    ("en", "School rapped by data watchdog over face-scanning canteen",
+     "Pupils had their faces scanned for lunch payments before anyone assessed the risks, the regulator found.",
+     "reprimand"),
+    ("en", "Photo app maker to pay Illinois $35 million over facial recognition claims",
+     "The payments will be spread over three years; the company admitted no wrongdoing.", "settlement"),
+    ("en", "Social network settles Texas lawsuit over photo-tagging feature",  # tagging faces: weak face evidence
+     "The agreement is the largest ever obtained by a single state, according to the attorney general.",
+     "settlement"),
+    ("en", "Judge declares city's facial recognition system unconstitutional",
+     "The court found the fugitive-tracking system had run without legal oversight.", "judgment"),
     # the law a breach names is no legislation cue
     ("fr", "La police municipale a enfreint la loi en recourant à la reconnaissance faciale, conclut la CNIL",
      "", "determination"),
