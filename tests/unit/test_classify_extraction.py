@@ -140,6 +140,14 @@ def test_targets(clf, language, title, summary, target) -> None:
     ("de", "Gesichtsscan statt Stempeluhr: 80.000 Euro Bußgeld für Spedition",
      "Die Landesdatenschutzbeauftragte hat gegen die Elbtal Logistik GmbH ein Bußgeld verhängt.",
      "Elbtal Logistik GmbH"),
+    # a capitalised word before a common noun describes it: the school is named in the summary
+    ("en", "ICO reprimands Essex school that introduced facial recognition for canteen payments",
+     "Hollybank Community High School began scanning pupils' faces without an impact assessment.",
+     "Hollybank Community High School"),
+    # a known organisation under another name: its parent, its name in another language
+    ("en", "Facebook parent settles Texas lawsuit over facial recognition", "", "Meta"),
+    ("de", "Gesichtserkennung: Facebook-Konzern zahlt 1,4 Milliarden Dollar", "", "Meta"),
+    ("fr", "La GRC a enfreint la loi en recourant à la reconnaissance faciale, conclut le commissaire", "", "RCMP"),
     # a capitalised lexicon word before the head is no part of the name
     ("en", "Privacy Watchdog Reprimands Riverside Academy Over Facial Recognition", "", "Riverside Academy"),
     # a name ends with its sentence

@@ -58,6 +58,17 @@ def test_fourth_held_out_set_keeps_its_detection_and_fields() -> None:
     assert f["acc_regulator"] >= 0.80 and f["grouping_pairwise_f1"] >= 0.85, f
 
 
+def test_fifth_held_out_set_keeps_its_detection() -> None:
+    """The fifth held-out set (written blind in the eleventh session, mostly English; first
+    contact P 0.711, R 0.844). Its remaining false positives mostly mention a past action
+    against face recognition as background to other news."""
+    f = evaluate(load(DATA / "holdout5_items.jsonl"), Classifier.load())
+    assert f["recall"] >= 0.95 and f["precision"] >= 0.80, f
+    for name in ("jurisdiction", "action_type", "amount+currency"):
+        assert f[f"acc_{name}"] >= 0.90, (name, f)
+    assert f["acc_regulator"] >= 0.80 and f["acc_target"] >= 0.80, f
+
+
 def test_classify_stream_reports_bad_lines_and_continues() -> None:
     lines = [
         json.dumps({"id": "1", "title": "ICO fines Acme £1m over facial recognition", "summary": ""}),

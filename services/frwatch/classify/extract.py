@@ -17,6 +17,7 @@ _UP = uppercase_class()
 _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
 _GAP = r"(?:\s+\S+){0,4}?\s+"
 _ABBREVIATION = re.compile(rf"^(?:{_UP}\.)+$|^{_UP}{{2,3}}$")
+_NEXT_WORD = re.compile(r"\s+(\w+)")
 MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candidate is a run of tokens (URLs, codes)
 # A legal form ends a company's name in any language ("Nordbygg Entreprenad AB", "EcoAmbiente Sud
 # S.r.l.", "Casino Mar de Levante, S.A."); regulators and courts never carry one. Not "AG" or "AS":
@@ -112,10 +113,17 @@ class TargetFinder:
         for pattern in self._patterns:
             for m in pattern.finditer(seg.raw):
                 name = self.clean(m.group("org"), excluded)
-                if name and not _ends_a_body(seg, name):
+                if name and not _ends_a_body(seg, name) and not self._modifies_a_noun(seg, m.end("org"), name):
                     found.append((m.start("org"), name))
                     break
         return min(found)[1] if found else None
+
+    def _modifies_a_noun(self, seg: Segment, end: int, name: str) -> bool:
+        """One capitalised word before a common noun describes it, it names nobody:
+        "reprimands Essex school", "fines Dutch supermarket"."""
+        after = _NEXT_WORD.match(seg.raw, end)
+        return (" " not in name and after is not None and after.group(1).islower()
+                and fold(after.group(1)) in self._lex.common_nouns)
 
     def with_legal_form(self, seg: Segment, excluded: set[str], bodies: set[str]) -> str | None:
         """The first company named with its legal form, as written. Not a name in capitals
