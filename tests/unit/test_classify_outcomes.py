@@ -84,6 +84,33 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
     assert not v.is_enforcement, v.reasons
 
 
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    # paying for equipment is no settlement
+    ("en", "Met Police to pay £3m for new live facial recognition vans", "The force says the vans will be in use by spring."),
+    ("de", "Stadt zahlt Millionen für Gesichtserkennungskameras", "Der Stadtrat hat die Anschaffung beschlossen."),
+    # a body backing a bill: the bill is no law broken
+    ("en", "Privacy watchdog backs facial recognition ban bill", "The commissioner told lawmakers the bill was overdue."),
+])
+def test_purchases_and_bills_are_not_enforcement(clf, language, title, summary) -> None:
+    assert not verdict(clf, title, summary, language).is_enforcement
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    ("fr", "La CNIL sanctionne Clearview AI suite à des plaintes collectives",
+     "L'entreprise de reconnaissance faciale doit payer 20 millions d'euros."),
+    ("en", "Clearview AI fined €30.5m by Dutch regulator over facial recognition database",
+     "The company hadn't complied with earlier orders and must act to avoid a further penalty."),
+    ("en", "ICO fines Serco Leisure over facial recognition of staff",
+     "The company is allowed to lodge an appeal within 28 days."),
+    ("en", "Court clears the way for Clearview AI fine over facial recognition", "The court rejected the company's objections."),
+    ("no", "Datatilsynet gir treningskjede bot for ansiktsgjenkjenning",
+     "Saken startet etter at en varsler meldte fra om kameraene."),
+])
+def test_enforcement_with_words_near_the_new_negatives(clf, language, title, summary) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+
+
 def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
     """'demanda' (lawsuit) is a filed-process cue, but 'que pone fin a la demanda' settles one."""
     v = verdict(clf, "Una app de fotos pagará 5 millones de dólares en Illinois por el reconocimiento facial",

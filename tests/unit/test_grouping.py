@@ -48,6 +48,14 @@ def test_a_name_of_generic_words_only_joins_like_no_name() -> None:
         assert match_event(report, [("e1", named)]) == ("same", "e1")
 
 
+def test_vague_words_still_tell_two_bodies_of_one_place_apart() -> None:
+    """'Government' names no one alone but is no generic word inside a name."""
+    first = facts(regulator="ICO", jurisdiction="GB", target="Scottish Police Authority", amount=None, currency=None)
+    later = facts(regulator="ICO", jurisdiction="GB", target="Scottish Government", amount=None, currency=None,
+                  occurred_at=DAY + timedelta(days=9))
+    assert match_event(later, [("e1", first)])[0] != "same"
+
+
 def test_other_company_is_new() -> None:
     assert match_event(facts(target="Other Corp", amount=3_000_000.0), [("e1", facts())]) == ("new", None)
 

@@ -230,12 +230,13 @@ class Classifier:
         """How much a negative cue lowers the score: much in the headline or when it opens the
         action cue itself ("niet in strijd met" around "in strijd met"), little in the summary;
         nothing for a negative word inside the cue ("pone fin a la demanda") or for the law
-        a breach names ("a enfreint la loi", "in strijd met de wet")."""
+        a breach names ("a enfreint la loi", "in strijd met de wet"; not the "ban bill" a
+        body backs)."""
         if action is not None and segment == action.segment:
             cue_end = action.start + len(action.term)
             if m.start() < action.start < m.end():
                 return 0.6
-            if kind == "legislation" and 0 <= m.start() - cue_end <= 8:
+            if kind == "legislation" and action.action_type in _FINDINGS and 0 <= m.start() - cue_end <= 8:
                 return 0.0
         return 0.6 if segment == 0 else 0.2
 
@@ -284,8 +285,8 @@ class Classifier:
         named = [[h for h in seg.regulators if not g.is_generic(h)]
                  + [h for h in seg.regulators if g.is_generic(h) and g.anchored(h, places)]
                  for seg in segments]
-        if named[0]:
-            return g.resolve(named[0][0], places)
+        if named[0] and (reg := g.resolve(named[0][0], places)):
+            return reg
         if reg := generic_regulator(title, authority, g):
             return reg
         ag = lex.cues["attorney_general"]
@@ -294,8 +295,8 @@ class Classifier:
             return g.attorney_general(states[0])
         if state := state_party(segments, lex, g):
             return g.attorney_general(state)
-        if named[1]:
-            return g.resolve(named[1][0], places)
+        if named[1] and (reg := g.resolve(named[1][0], places)):
+            return reg
         if reg := generic_regulator(summary, authority, g):
             return reg
         if action is not None and action.segment == 0 and action.rule != "settlement":
@@ -305,8 +306,8 @@ class Classifier:
                     if code and (reg := g.national(code)):
                         return reg
         for seg in segments:
-            if seg.regulators:
-                return g.resolve(seg.regulators[0], places)
+            if seg.regulators and (reg := g.resolve(seg.regulators[0], places)):
+                return reg
         if action_type == "judgment":
             return court_name(title, lex) or court_name(summary, lex)
         if source := self._source_regulator(item, places):

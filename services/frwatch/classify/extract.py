@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from frwatch.classify.group import target_tokens
+from frwatch.classify.group import identifies
 from frwatch.classify.lexicon import Lexicon
 from frwatch.classify.money import Money
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator
@@ -18,6 +18,9 @@ _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
 _GAP = r"(?:\s+\S+){0,4}?\s+"
 _ABBREVIATION = re.compile(rf"^(?:{_UP}\.)+$|^{_UP}{{2,3}}$")
 _NEXT_WORD = re.compile(r"\s+(\w+)")
+_SENTENCE_END = re.compile(r"(?<=\w{3})\.\s")  # not after "St." or "Mt."
+#: "and" in each lexicon's connectors: it joins two names, it does not continue one
+_CONJUNCTIONS = frozenset({"and", "&", "et", "und", "y", "e", "en", "och", "og", "ve", "i", "και"})
 MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candidate is a run of tokens (URLs, codes)
 # A legal form ends a company's name in any language ("Nordbygg Entreprenad AB", "EcoAmbiente Sud
 # S.r.l.", "Casino Mar de Levante, S.A."); regulators and courts never carry one. Not "AG" or "AS":
@@ -55,22 +58,24 @@ class TargetFinder:
         org = rf"(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|(?:{conn})\s(?={_UP}|\d){_TOKEN})){{0,5}}{noun_tail})"
         self._patterns = tuple(self._compile(p, org) for p in lex.target_patterns)
         self._initial = re.compile(rf"^{org}")
-        self._institution = self._compile_institution(lex.institution_heads, conn)
+        of = "|".join(re.escape(c) for c in lex.org_connectors if fold(c) not in _CONJUNCTIONS) or "of"
+        self._institution = self._compile_institution(lex.institution_heads, conn, of)
         self._lex = lex
         self.nouns_capitalised = lex.nouns_capitalised
 
     @staticmethod
-    def _compile_institution(heads: Sequence[str], conn: str) -> re.Pattern[str] | None:
+    def _compile_institution(heads: Sequence[str], conn: str, of: str) -> re.Pattern[str] | None:
         """A name built on a head word as written, with up to four names before it and its
         rest after it ("Chelmer Valley High School", "Gobierno de la Ciudad de Buenos Aires"),
-        or the head word in running text followed by a connector ("la commune de Valmont")."""
+        or the head word in running text followed by a connector that is not a conjunction
+        ("la commune de Valmont", not "the police and Home Office")."""
         if not heads:
             return None
         alternatives = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
         rest = rf"(?:\s(?:(?:{conn})\s){{0,2}}{_TOKEN}){{0,5}}"
         return re.compile(
             rf"(?<!\w)(?:(?P<before>(?:{_TOKEN}\s){{0,4}})(?P<head>{alternatives})(?P<rest>{rest})"
-            rf"|(?P<lower>(?i:{alternatives})\s(?:(?:{conn})\s){{1,2}}{_TOKEN}{rest}))(?!\w)")
+            rf"|(?P<lower>(?i:{alternatives})\s(?:{of})\s(?:(?:{of})\s)?{_TOKEN}{rest}))(?!\w)")
 
     @staticmethod
     def _compile(pattern: str, org: str) -> re.Pattern[str]:
@@ -79,19 +84,17 @@ class TargetFinder:
         lead = "" if before.startswith("^") or not before else r"(?<!\w)"
         return re.compile(lead + keyword(before) + org + keyword(after))
 
-    def clean(self, name: str, gazetteer_words: set[str], company_prefix: bool = True) -> str | None:
-        """Trim a candidate to the organisation's name, or None if it is not one. With
-        ``company_prefix`` a leading company word goes ("Gesichtserkennungsfirma Clearview");
-        a head word keeps it ("Azienda ospedaliera …")."""
-        name = re.split(r"['’]s\b", name)[0].strip(" .,:;-")
-        tokens = name.split()
+    def clean(self, name: str, gazetteer_words: set[str], head_word: bool = False) -> str | None:
+        """Trim a candidate to the organisation's name, or None if it is not one: a possessive
+        ends it ("Clearview AI's database") and a leading company word goes
+        ("Gesichtserkennungsfirma Clearview"), except in a name built on a head word, which
+        keeps both ("St Mary's High School", "Azienda ospedaliera …")."""
+        if not head_word:
+            name = re.split(r"['’]s\b", name)[0]
+        tokens = name.strip(" .,:;-").split()
         while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
                           and len(tokens) > 1):
             tokens.pop(0)
-        for i, token in enumerate(tokens[1:], 1):  # a Title Case headline: "… Academy Over Facial …"
-            if fold(token) in self._lex.stopwords and fold(token) not in self._connectors:
-                tokens = tokens[:i]
-                break
         if not tokens or not any(c.isalpha() for c in "".join(tokens)):
             return None
         cleaned = " ".join(tokens)
@@ -99,31 +102,59 @@ class TargetFinder:
         if self._not_targets and not self._not_targets.isdisjoint(re.findall(r"\w+", key)):
             return None  # "the GDPR", "Första GDPR-boten"
         company = self._lex.cues.get("company_words")
-        while company_prefix and len(tokens) > 1 and company is not None and company.search(fold(tokens[0])):
+        while not head_word and len(tokens) > 1 and company is not None and company.search(fold(tokens[0])):
             tokens.pop(0)  # "Gesichtserkennungsfirma Clearview" → "Clearview"
         cleaned = " ".join(tokens)
         key = fold(cleaned)
         if (key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary)
-                or len(cleaned) > MAX_TARGET or not target_tokens(cleaned)):
+                or len(cleaned) > MAX_TARGET or not identifies(cleaned)):
             return None  # not a name, or one without an identifying word ("Inc", "the Council")
         return cleaned
 
     def in_patterns(self, seg: Segment, excluded: set[str]) -> str | None:
         found = []
+        title_case = _title_case(seg.raw)
         for pattern in self._patterns:
             for m in pattern.finditer(seg.raw):
-                name = self.clean(m.group("org"), excluded)
-                if name and not _ends_a_body(seg, name) and not self._modifies_a_noun(seg, m.end("org"), name):
+                org = self._cut_title_case(m.group("org")) if title_case else m.group("org")
+                name = self.clean(org, excluded)
+                if name and not self._ends_a_body(seg, name) and not self._modifies_a_noun(seg, m.end("org"), name):
                     found.append((m.start("org"), name))
                     break
         return min(found)[1] if found else None
 
+    def _cut_title_case(self, name: str) -> str:
+        """In a Title Case headline a name ends at a capitalised function word: "Riverside
+        Academy Over Facial Recognition" → "Riverside Academy" (not at "IT" or a connector)."""
+        tokens = name.split()
+        for i, token in enumerate(tokens[1:], 1):
+            if not token.isupper() and fold(token) in self._lex.stopwords and fold(token) not in self._connectors:
+                tokens = tokens[:i]
+                break
+        while len(tokens) > 1 and fold(tokens[-1]) in self._connectors:
+            tokens.pop()
+        return " ".join(tokens)
+
+    def _ends_a_body(self, seg: Segment, name: str) -> bool:
+        """The name is the end of a regulator's longer name: it starts inside the name the
+        gazetteer knows ("Beauftragte für |Datenschutz und Informationsfreiheit|") or right
+        after it across connectors only ("Agencia de Protección de Datos de la |Comunidad de
+        Madrid|"); not a company after "ICO: "."""
+        at = seg.folded.find(fold(name))
+        if at < 0:
+            return False
+        for hit in seg.regulators:
+            gap = seg.folded[hit.end:at].split()
+            if hit.start < at < hit.end or (gap and hit.end <= at and all(w in self._connectors for w in gap)):
+                return True
+        return False
+
     def _modifies_a_noun(self, seg: Segment, end: int, name: str) -> bool:
-        """One capitalised word before a common noun describes it, it names nobody:
-        "reprimands Essex school", "fines Dutch supermarket"."""
+        """One capitalised word before a descriptive noun describes it, it names nobody:
+        "reprimands Essex school" (but "fines Mercadona supermarket chain" names Mercadona)."""
         after = _NEXT_WORD.match(seg.raw, end)
         return (" " not in name and after is not None and after.group(1).islower()
-                and fold(after.group(1)) in self._lex.common_nouns)
+                and fold(after.group(1)) in self._lex.descriptive_nouns)
 
     def with_legal_form(self, seg: Segment, excluded: set[str], bodies: set[str]) -> str | None:
         """The first company named with its legal form, as written. Not a name in capitals
@@ -156,10 +187,10 @@ class TargetFinder:
                         before = before[i + 1:]
                         break
                 name = " ".join([*before, m.group("head")]) + m.group("rest")
-            name = re.split(r"(?<=\w\w)\.\s", name)[0]
-            if " " not in name or any(body in fold(name) for body in bodies):
+            name = _SENTENCE_END.split(name)[0]
+            if " " not in name or any(body in fold(name) for body in bodies) or self._ends_a_body(seg, name):
                 continue
-            cleaned = self.clean(name, excluded, company_prefix=False)
+            cleaned = self.clean(name, excluded, head_word=True)
             if cleaned and " " in cleaned:
                 return cleaned
         return None
@@ -193,10 +224,13 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
         lambda: finder.with_legal_form(summary, excluded, bodies),
         lambda: finder.institution(summary, excluded, bodies),
     )
+    known = {hit.refs[0].name for seg in segments for hit in seg.entities}
     for find in finders:
         candidate = find()
-        if candidate and finder.nouns_capitalised and " " not in candidate:
-            # every noun is capitalised: "für Spedition" names a company only if none is named
+        if (candidate and finder.nouns_capitalised and " " not in candidate and candidate not in known
+                and [*title.words, *summary.words].count(fold(candidate)) < 2):
+            # every noun is capitalised: a word the item does not repeat ("Bußgeld für
+            # Spedition") yields to the company it names with its legal form
             return (finder.with_legal_form(title, excluded, bodies)
                     or finder.with_legal_form(summary, excluded, bodies) or candidate)
         if candidate:
@@ -204,11 +238,10 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
     return None
 
 
-def _ends_a_body(seg: Segment, name: str) -> bool:
-    """The name is the end of a regulator's longer name: "Beauftragte für |Datenschutz und
-    Informationsfreiheit|" when the gazetteer knows "Beauftragte für Datenschutz"."""
-    at = seg.folded.find(fold(name))
-    return at >= 0 and any(hit.start < at <= hit.end + 5 for hit in seg.regulators)
+def _title_case(text: str) -> bool:
+    """Most longer words capitalised: a headline in Title Case, where capitals mark no names."""
+    words = re.findall(r"[^\W\d_]{4,}", text)
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
 def _first_entity(seg: Segment) -> str | None:
@@ -285,7 +318,18 @@ def state_party(segments: Sequence[Segment], lex: Lexicon, gazetteer: Gazetteer)
     return None
 
 
-ROUNDING = 0.05  # a headline's "R$ 58 mil" and the summary's "R$ 58.767,00" are one amount
+def _digits(amount: float) -> int:
+    """Significant digits of a whole amount: 7,500,000 → 2, 7,552,800 → 5."""
+    return len(str(int(round(amount))).rstrip("0")) or 1
+
+
+def _rounds_to(exact: float, shown: float) -> bool:
+    """``shown`` is ``exact`` cut to ``shown``'s digits, as headlines write amounts: "R$ 58 mil"
+    for R$ 58.767,00, "more than £7.5m" for £7,552,800; not "€20m" for another fine of €19.2m."""
+    if exact <= 0 or shown <= 0 or _digits(exact) <= _digits(shown):
+        return False
+    unit = 10 ** (len(str(int(round(shown)))) - _digits(shown))
+    return int(round(shown)) == int(exact) // unit * unit
 
 
 def choose_amount(per_segment: Sequence[list[Money]]) -> Money | None:
@@ -296,6 +340,5 @@ def choose_amount(per_segment: Sequence[list[Money]]) -> Money | None:
         for money in amounts:
             if money.currency:
                 return next((m for later in totals[k + 1:] for m in later
-                             if m.currency == money.currency and m.amount != money.amount
-                             and abs(m.amount - money.amount) <= ROUNDING * money.amount), money)
+                             if m.currency == money.currency and _rounds_to(m.amount, money.amount)), money)
     return next((m for amounts in totals for m in amounts), None)

@@ -34,8 +34,11 @@ sa sas sarl srl spa ag gmbh kg se bv nv ab asa oy pty pte lp llp ae ike epe
 ai technologies technology systems
 city town municipality council comune commune ville gemeente stadt kommun ayuntamiento prefeitura
 university universita universite universitat universidad universidade
-stores store operating associate associates dealers department state government
+stores store operating associate associates dealers department
 """.split())
+#: Words that name no one alone ("the State", "the Government") but tell bodies apart beside a
+#: name: "Scottish Government" is not "Scottish Police Authority".
+_VAGUE = frozenset({"state", "government"})
 
 Relation = Literal["same", "related", "new"]
 
@@ -61,6 +64,12 @@ def target_tokens(target: str | None) -> frozenset[str]:
     if not target:
         return frozenset()
     return frozenset(w for w in re.findall(r"\w+", fold(target)) if w not in _GENERIC)
+
+
+def identifies(target: str | None) -> bool:
+    """The name has a word that tells one organisation from others ("the Department", "the
+    State" and "Inc" have none)."""
+    return bool(target_tokens(target) - _VAGUE)
 
 
 def target_key(target: str | None) -> str | None:
@@ -104,7 +113,7 @@ def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     same_regulator = bool(facts.regulator and facts.regulator == other.regulator)
     gap = (abs(facts.occurred_at - other.occurred_at)
            if facts.occurred_at and other.occurred_at else None)
-    unnamed = not target_tokens(facts.target) or not target_tokens(other.target)  # "the Department"
+    unnamed = not identifies(facts.target) or not identifies(other.target)  # "the Department"
     party = (same_party(facts.target, other.target)
              or (same_regulator and (amounts is True or unnamed))
              # a report that names nobody joins a same-kind action reported the same days

@@ -76,8 +76,8 @@ class Lexicon:
     vocabulary: frozenset[str] = field(default_factory=frozenset)
     #: every noun is capitalised (German), so one capitalised word is weak evidence of a name
     nouns_capitalised: bool = False
-    #: nouns that open a headline but never name an organisation alone ("school", "police")
-    common_nouns: frozenset[str] = field(default_factory=frozenset)
+    #: nouns a capitalised word before them describes rather than names ("Essex school")
+    descriptive_nouns: frozenset[str] = field(default_factory=frozenset)
 
 
 def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
@@ -130,8 +130,8 @@ def load_lexicon(path: Path) -> Lexicon:
     except (TypeError, ValueError, AttributeError) as exc:
         raise LexiconError(f"{path.name}: money: {exc}") from exc
     stopwords = {fold(w) for w in _strings(data, "stopwords", path)}
-    common = {fold(w) for w in _strings(data, "common_nouns", path)}
-    vocabulary |= common
+    # common nouns that may open a headline but never name an organisation alone ("School …")
+    vocabulary |= {fold(w) for w in _strings(data, "common_nouns", path)}
     return Lexicon(
         language=str(data["language"]),
         stopwords=frozenset(stopwords),
@@ -149,7 +149,7 @@ def load_lexicon(path: Path) -> Lexicon:
         screen=Screen(sections, digraphs),
         vocabulary=frozenset(vocabulary | stopwords),
         nouns_capitalised=bool(data.get("nouns_capitalised")),
-        common_nouns=frozenset(common),
+        descriptive_nouns=frozenset(fold(w) for w in _strings(data, "descriptive_nouns", path)),
     )
 
 

@@ -169,10 +169,11 @@ class Gazetteer:
         # common nouns that name a body only by default ("Datenschutzbehörde", "Garante",
         # "Information Commissioner"): they lose to a body named outright or a country's
         # regulator ("the Dutch regulator") in the same text
-        generic = {" ".join(_WORD.findall(fold(a))): a.endswith("*") for r in raw_regs
-                   for a in r.get("generic_aliases", [])}
-        self._generic = frozenset(k for k, open_end in generic.items() if not open_end)
-        self._generic_prefixes = tuple(k for k, open_end in generic.items() if open_end)
+        generic = [(tuple(_WORD.findall(fold(a))), a.endswith("*")) for r in raw_regs
+                   for a in r.get("generic_aliases", [])]
+        self._generic = frozenset(" ".join(words) for words, open_end in generic if not open_end)
+        #: open-ended generic aliases: (words before the last, beginning of the last word)
+        self._generic_prefixes = frozenset((words[:-1], words[-1]) for words, open_end in generic if open_end)
         places = data.get("places", {})
         self.place_names = {str(code): str(names[0]) for code, names in places.items()}
         self._places = _Matcher((n, str(code)) for code, names in places.items() for n in names)
@@ -203,8 +204,9 @@ class Gazetteer:
 
     def is_generic(self, hit: Hit) -> bool:
         """The hit is a generic noun ("data protection authority") rather than a name."""
-        key = " ".join(_WORD.findall(hit.text))
-        return key in self._generic or key.startswith(self._generic_prefixes)
+        words = tuple(_WORD.findall(hit.text))
+        return " ".join(words) in self._generic or bool(words) and any(
+            words[:-1] == head and words[-1].startswith(last) for head, last in self._generic_prefixes)
 
     def anchored(self, hit: Hit, place_codes: Iterable[str]) -> bool:
         """One of the bodies a hit may mean is in a place the text names."""
@@ -228,8 +230,10 @@ class Gazetteer:
         """US states are jurisdictions of their own (US-TX); other subdivisions roll up (CA-BC → CA)."""
         return code if code.startswith("US-") or "-" not in code else code.split("-")[0]
 
-    def resolve(self, hit: Hit, place_codes: Iterable[str]) -> Regulator:
-        """Pick among regulators sharing an alias using the places mentioned nearby."""
+    def resolve(self, hit: Hit, place_codes: Iterable[str]) -> Regulator | None:
+        """Pick among regulators sharing an alias using the places mentioned nearby; None when
+        only a region could tell them apart and none is named ("Landesdatenschutzbeauftragte"
+        with no German state or city)."""
         regs: tuple[Regulator, ...] = hit.refs
         if len(regs) == 1:
             return regs[0]
@@ -238,8 +242,8 @@ class Gazetteer:
             for reg in regs:
                 if reg.region == code:
                     return reg
-        for code in codes:
-            for reg in regs:
-                if reg.jurisdiction == self.jurisdiction_of(code):
-                    return reg
-        return regs[0]
+        for code in [*codes, None]:
+            matching = [reg for reg in regs if code is None or reg.jurisdiction == self.jurisdiction_of(code)]
+            if matching:
+                return matching[0] if len({reg.region for reg in matching}) == 1 else None
+        return None
