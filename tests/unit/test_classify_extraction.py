@@ -48,6 +48,23 @@ def verdict(clf: Classifier, title: str, summary: str = "", language: str | None
      None, "LDI NRW", "DE"),
     ("de", "Gesichtserkennung im Fitnessstudio: Bußgeld",
      "Der Landesbeauftragte für Datenschutz in Hessen verhängte 30.000 Euro.", None, "HBDI", "DE"),
+    # another country's adjective beside a body's name makes it that country's body
+    ("it", "Spagna, telecamere che riconoscono i volti nei negozi: multa da 1,5 milioni",
+     "Il Garante privacy spagnolo ha sanzionato la catena di negozi.", None, "AEPD", "ES"),
+    # a region's body shares the national body's generic noun: the region picks it, else the nation
+    ("es", "Protección de Datos catalana declara ilegal el fichaje con reconocimiento facial",
+     "El hospital de Girona debe desactivar el sistema.", None, "APDCAT", "ES"),
+    ("es", "Protección de Datos multa a un gimnasio de Sevilla por el reconocimiento facial",
+     "La sanción asciende a 40.000 euros por tratar datos biométricos en España.", None, "AEPD", "ES"),
+    # bodies of Peru, Finland (named in Swedish) and Cyprus (in Greek)
+    ("es", "Sancionan a cadena de gimnasios por exigir reconocimiento facial",
+     "La Autoridad Nacional de Protección de Datos Personales impuso una multa de S/ 80.000 a la empresa.",
+     None, "ANPD", "PE"),
+    ("sv", "Dataombudsmannen ger polisen en anmärkning för ansiktsigenkänning",
+     "Polisen testade tjänsten utan tillstånd.", None, "Tietosuojavaltuutettu", "FI"),
+    ("el", "Πρόστιμο € 20.000 σε κλινική για σύστημα αναγνώρισης προσώπου",
+     "Η Επίτροπος Προστασίας Δεδομένων Προσωπικού Χαρακτήρα έκρινε ότι η κλινική παραβίασε τον κανονισμό.",
+     None, "Cyprus Data Protection Commissioner", "CY"),
 ])
 def test_regulator_named_in_text_wins(clf, language, title, summary, source, regulator, jurisdiction) -> None:
     v = verdict(clf, title, summary, language, source)
@@ -149,6 +166,15 @@ def test_targets(clf, language, title, summary, target) -> None:
     ("de", "Gesichtserkennung: Facebook-Konzern zahlt 1,4 Milliarden Dollar",
      "Der Konzern legt den Rechtsstreit mit dem Bundesstaat Texas bei.", "Meta"),
     ("fr", "La GRC a enfreint la loi en recourant à la reconnaissance faciale, conclut le commissaire", "", "RCMP"),
+    # more legal forms: Italian without dots, Peruvian S.A.C., German and Swiss AG
+    ("it", "Presenze con il volto, il Garante multa una società di servizi",
+     "Sanzionata la Servizi Ambientali Irpini Srl per i terminali di riconoscimento facciale.",
+     "Servizi Ambientali Irpini Srl"),
+    ("es", "Sancionan a una cadena de gimnasios por el reconocimiento facial",
+     "La autoridad impuso una multa de S/ 80.000 a Gimnasios del Pacífico S.A.C. por tratar datos biométricos.",
+     "Gimnasios del Pacífico S.A.C."),
+    ("de", "Gesichtserkennung am Eingang: EDÖB verbietet Fitnesskette den Scan",
+     "Der Beauftragte verlangt, dass die Alpenfit Schweiz AG die biometrischen Daten löscht.", "Alpenfit Schweiz AG"),
     # a capitalised lexicon word before the head is no part of the name
     ("en", "Privacy Watchdog Reprimands Riverside Academy Over Facial Recognition", "", "Riverside Academy"),
     # a name ends with its sentence

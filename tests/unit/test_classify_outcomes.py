@@ -90,6 +90,9 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
     ("de", "Stadt zahlt Millionen für Gesichtserkennungskameras", "Der Stadtrat hat die Anschaffung beschlossen."),
     # a body backing a bill: the bill is no law broken
     ("en", "Privacy watchdog backs facial recognition ban bill", "The commissioner told lawmakers the bill was overdue."),
+    # fine proceedings opened are a process
+    ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
+     "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
 ])
 def test_purchases_and_bills_are_not_enforcement(clf, language, title, summary) -> None:
     assert not verdict(clf, title, summary, language).is_enforcement
@@ -107,6 +110,19 @@ def test_purchases_and_bills_are_not_enforcement(clf, language, title, summary) 
      "Saken startet etter at en varsler meldte fra om kameraene."),
 ])
 def test_enforcement_with_words_near_the_new_negatives(clf, language, title, summary) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    # a negative word inside the action cue ("renoncer" in "ordonne … de renoncer")
+    ("fr", "Le Préposé fédéral ordonne à une salle de sport de renoncer à la reconnaissance faciale",
+     "Le PFPDT exige que la société cesse de scanner le visage de ses membres."),
+    # an authority named by a compound noun, a penalty payment imposed
+    ("nl", "Privacytoezichthouder legt school dwangsom op om gezichtsscan",
+     "De Nederlandse privacytoezichthouder eist dat de school binnen vier weken stopt."),
+])
+def test_enforcement_in_more_phrasings(clf, language, title, summary) -> None:
     v = verdict(clf, title, summary, language)
     assert v.is_enforcement, v.reasons
 

@@ -29,7 +29,7 @@ from frwatch.classify.extract import (
 )
 from frwatch.classify.lexicon import ACTION_RULES, LanguageGuess, Lexicon, load_lexicons
 from frwatch.classify.money import MoneyParser, Rates
-from frwatch.classify.regulators import Gazetteer, Regulator, Words
+from frwatch.classify.regulators import Gazetteer, Hit, Regulator, Words
 from frwatch.classify.text import display, fold, fold_display
 
 THRESHOLD = 0.5
@@ -236,6 +236,8 @@ class Classifier:
             cue_end = action.start + len(action.term)
             if m.start() < action.start < m.end():
                 return 0.6
+            if action.start <= m.start() and m.end() <= cue_end:  # "ordonne … de renoncer"
+                return 0.0
             if kind == "legislation" and action.action_type in _FINDINGS and 0 <= m.start() - cue_end <= 8:
                 return 0.0
         return 0.6 if segment == 0 else 0.2
@@ -285,7 +287,7 @@ class Classifier:
         named = [[h for h in seg.regulators if not g.is_generic(h)]
                  + [h for h in seg.regulators if g.is_generic(h) and g.anchored(h, places)]
                  for seg in segments]
-        if named[0] and (reg := g.resolve(named[0][0], places)):
+        if named[0] and (reg := self._resolve(title, named[0][0], places)):
             return reg
         if reg := generic_regulator(title, authority, g):
             return reg
@@ -295,7 +297,7 @@ class Classifier:
             return g.attorney_general(states[0])
         if state := state_party(segments, lex, g):
             return g.attorney_general(state)
-        if named[1] and (reg := g.resolve(named[1][0], places)):
+        if named[1] and (reg := self._resolve(summary, named[1][0], places)):
             return reg
         if reg := generic_regulator(summary, authority, g):
             return reg
@@ -306,7 +308,7 @@ class Classifier:
                     if code and (reg := g.national(code)):
                         return reg
         for seg in segments:
-            if seg.regulators and (reg := g.resolve(seg.regulators[0], places)):
+            if seg.regulators and (reg := self._resolve(seg, seg.regulators[0], places)):
                 return reg
         if action_type == "judgment":
             return court_name(title, lex) or court_name(summary, lex)
@@ -317,6 +319,21 @@ class Classifier:
         if authority and any(authority.search(s.folded) for s in segments) and places:
             return g.national(places[0])
         return None
+
+    def _resolve(self, seg: Segment, hit: Hit, places: Sequence[str]) -> Regulator | None:
+        """The body a name means; with another country's adjective right beside it, that
+        country's body ("il Garante privacy spagnolo" → AEPD, "η ολλανδική Αρχή Προστασίας
+        Δεδομένων" → AP)."""
+        g = self._gazetteer
+        reg = g.resolve(hit, places)
+        if reg is None:
+            return None
+        for place in seg.places:
+            if 0 <= place.start - hit.end <= 2 or 0 <= hit.start - place.end <= 2:
+                for code in place.refs:
+                    if g.jurisdiction_of(code) != reg.jurisdiction and (other := g.national(code)):
+                        return other
+        return reg
 
     def _source_regulator(self, item: ItemText, places: Sequence[str] = ()) -> Regulator | None:
         """The body publishing the feed, from the feed config or a recognisable source name."""

@@ -23,11 +23,12 @@ _SENTENCE_END = re.compile(r"(?<=\w{3})\.\s")  # not after "St." or "Mt."
 _CONJUNCTIONS = frozenset({"and", "&", "et", "und", "y", "e", "en", "och", "og", "ve", "i", "και"})
 MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candidate is a run of tokens (URLs, codes)
 # A legal form ends a company's name in any language ("Nordbygg Entreprenad AB", "EcoAmbiente Sud
-# S.r.l.", "Casino Mar de Levante, S.A."); regulators and courts never carry one. Not "AG" or "AS":
-# they also abbreviate an attorney general and words of several languages
+# S.r.l.", "Casino Mar de Levante, S.A.", "Donauländische Sparbank AG"); regulators and courts never
+# carry one. "AG" also abbreviates an attorney general, but "Texas AG" is a place and no target;
+# not "AS", a word of several languages
 _LEGAL_FORM = re.compile(
     rf"(?<![\w.])(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|de|del|di|du|des|van|von|&)){{0,5}}),?\s"
-    r"(?P<form>S\.A\.S\.|S\.A\.|SA|S\.r\.l\.|S\.p\.A\.|S\.L\.|SARL|SAS|GmbH|AB|A/S|ApS|Oy|B\.V\.|N\.V\.|"
+    r"(?P<form>S\.A\.S\.|S\.A\.C\.|S\.A\.|SA|S\.r\.l\.|Srl|SRL|S\.p\.A\.|SpA|Spa|S\.L\.|SARL|SAS|GmbH|AG|AB|A/S|ApS|Oy|B\.V\.|N\.V\.|"
     r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.)"
     r"(?![\w/])")
 

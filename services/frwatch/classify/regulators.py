@@ -231,9 +231,9 @@ class Gazetteer:
         return code if code.startswith("US-") or "-" not in code else code.split("-")[0]
 
     def resolve(self, hit: Hit, place_codes: Iterable[str]) -> Regulator | None:
-        """Pick among regulators sharing an alias using the places mentioned nearby; None when
-        only a region could tell them apart and none is named ("Landesdatenschutzbeauftragte"
-        with no German state or city)."""
+        """Pick among regulators sharing an alias using the places mentioned nearby: a region's
+        body, else the country's national one, else None when only a region could tell them
+        apart ("Landesdatenschutzbeauftragte" with no German state or city)."""
         regs: tuple[Regulator, ...] = hit.refs
         if len(regs) == 1:
             return regs[0]
@@ -245,5 +245,7 @@ class Gazetteer:
         for code in [*codes, None]:
             matching = [reg for reg in regs if code is None or reg.jurisdiction == self.jurisdiction_of(code)]
             if matching:
-                return matching[0] if len({reg.region for reg in matching}) == 1 else None
+                if len({reg.region for reg in matching}) == 1:
+                    return matching[0]
+                return next((reg for reg in matching if reg.region is None), None)
         return None
