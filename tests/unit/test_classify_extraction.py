@@ -313,3 +313,62 @@ def test_a_state_authority_noun_names_no_state_without_a_place(clf) -> None:
     v = verdict(clf, "Die Landesbeauftragte für Datenschutz und Informationsfreiheit Nordrhein-Westfalen "
                 "verhängt Bußgeld wegen Gesichtserkennung", "", "de")
     assert (v.regulator, v.jurisdiction) == ("LDI NRW", "DE")  # the full name is no generic noun
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "regulator", "jurisdiction"), [
+    # a country's adjective next to another body's name across punctuation is no adjective of it
+    ("en", "Clearview AI fined by the UK ICO, Italian Garante, Greek HDPA",
+     "The facial recognition firm faces penalties across Europe.", "ICO", "GB"),
+    ("en", "EU: CNIL fines Clearview AI €20m over facial recognition", "", "CNIL", "FR"),
+    # a Catalan place elsewhere does not make Spain's generic name Catalonia's body
+    ("es", "Protección de Datos multa con 20.000 euros a un gimnasio de Barcelona",
+     "El gimnasio usaba reconocimiento facial en la entrada.", "AEPD", "ES"),
+    # bodies that share an acronym are told apart by the place
+    ("es", "La ANPD del Perú multa a una cadena por el reconocimiento facial", "", "ANPD", "PE"),
+    ("pt", "A ANPD multa rede de farmácias por reconhecimento facial no Brasil", "", "ANPD", "BR"),
+    # every Finnish place is read (the file once listed Finland twice, and YAML kept the shorter list)
+    ("it", "Il Garante finlandese sanziona la polizia di Helsinki per il riconoscimento facciale", "",
+     "Tietosuojavaltuutettu", "FI"),
+])
+def test_regulators_after_second_review(clf, language, title, summary, regulator, jurisdiction) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert (v.regulator, v.jurisdiction) == (regulator, jurisdiction)
+
+
+@pytest.mark.parametrize(("summary", "target"), [
+    ("Former AG Jim Hood said the settlement with Acme Vision was fair.", "Acme Vision"),
+    ("According to the Quebec AG report, Acme Vision paid the penalty.", "Acme Vision"),
+])
+def test_ag_after_one_word_or_before_a_name_is_no_company(clf, summary, target) -> None:
+    v = verdict(clf, "Attorney general fines firm over facial recognition", summary, "en")
+    assert v.target in (target, None) and v.target != "Former AG" and "AG" not in (v.target or "")
+
+
+def test_a_key_written_twice_in_the_gazetteer_is_an_error(tmp_path) -> None:
+    from frwatch.classify.regulators import Gazetteer
+    path = tmp_path / "regulators.yaml"
+    path.write_text("places:\n  FI: [Finland, Helsinki]\n  FI: [Finland]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="FI"):
+        Gazetteer.load(path)
+    path.write_text("regulators:\n  - {name: X, jurisdiction: FI}\n  - {name: X, jurisdiction: FI}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="twice"):
+        Gazetteer.load(path)
+
+
+@pytest.mark.parametrize(("title", "summary", "target"), [
+    # in a Title Case headline, capitals that hold a lexicon word mark no name
+    ("Court Grants Final Approval to $68.5 Million Photo App BIPA Settlement",
+     "An Illinois court approved the settlement resolving claims against Pixtree, Inc. over face templates.",
+     "Pixtree"),
+    ("Photo App Developer Must Delete Facial Recognition Models Under FTC Settlement",
+     "Pixtree, Inc. is required to delete face embeddings built from users' photos.", "Pixtree, Inc."),
+])
+def test_title_case_headlines_name_no_target_by_their_capitals(clf, title, summary, target) -> None:
+    v = verdict(clf, title, summary, "en")
+    assert v.is_enforcement and v.target == target, v
+
+
+def test_lira_amounts(clf) -> None:
+    v = verdict(clf, "Turkey: KVKK fines private hospital TRY 300,000 over facial recognition attendance system", "", "en")
+    assert (v.amount, v.currency) == (300_000, "TRY")

@@ -90,11 +90,25 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
     ("de", "Stadt zahlt Millionen für Gesichtserkennungskameras", "Der Stadtrat hat die Anschaffung beschlossen."),
     # a body backing a bill: the bill is no law broken
     ("en", "Privacy watchdog backs facial recognition ban bill", "The commissioner told lawmakers the bill was overdue."),
+    # a negative in the gap of a cue still counts ("court … rul*" around "overturns")
+    ("en", "Court overturns ruling against police facial recognition", ""),
+    ("en", "Liberty seeks court order in bid to stop police facial recognition", ""),
+    # "remarkable", a campaigners' demand, "sans cesse"
+    ("sv", "IMY: Polisens användning av ansiktsigenkänning är anmärkningsvärd", ""),
+    ("fr", "Reconnaissance faciale : La Quadrature du Net exige que la CNIL fasse cesser les expérimentations", ""),
+    ("fr", "Reconnaissance faciale : la CNIL exige une vigilance sans cesse renouvelée des communes", ""),
+    # no breach found; a settlement refused; a past ban as background
+    ("en", "Supermarket facial recognition trial did not breach privacy law, commissioner says",
+     "The retailer says incidents fell in stores using the cameras."),
+    ("en", "Judge Nixes Face-Scan Timeclock BIPA Deal Over Claims Process",
+     "A federal judge refused to preliminarily approve a $1.2 million settlement between a staffing agency and workers."),
+    ("en", "A year after the FTC's pharmacy ban, retailers quietly return to facial recognition",
+     "The order barred the chain from using the technology for five years."),
     # fine proceedings opened are a process
     ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
      "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
 ])
-def test_purchases_and_bills_are_not_enforcement(clf, language, title, summary) -> None:
+def test_not_enforcement_in_these_phrasings(clf, language, title, summary) -> None:
     assert not verdict(clf, title, summary, language).is_enforcement
 
 
@@ -161,6 +175,8 @@ def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
     ("en", "Social network settles Texas lawsuit over photo-tagging feature",  # tagging faces: weak face evidence
      "The agreement is the largest ever obtained by a single state, according to the attorney general.",
      "settlement"),
+    ("en", "Chelmsford school told off by watchdog over face scans in lunch queue",
+     "The Information Commissioner's Office said the school should have assessed the risks.", "reprimand"),
     ("en", "Judge declares city's facial recognition system unconstitutional",
      "The court found the fugitive-tracking system had run without legal oversight.", "judgment"),
     # the law a breach names is no legislation cue

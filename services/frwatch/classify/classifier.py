@@ -190,11 +190,12 @@ class Classifier:
                 continue
             bit = lex.screen.bits["negative", kind]
             for i, seg in enumerate(segments):
-                m = pattern.search(seg.folded) if possible[i] & bit else None
-                weight = self._negative_weight(kind, m, i, action) if m else 0.0
-                if m and weight:
-                    score -= weight
-                    reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
+                # the first match that counts: one inside the action cue may hide a later one
+                found = (pattern.finditer(seg.folded) if possible[i] & bit else ())
+                weighed = next(((m, w) for m in found if (w := self._negative_weight(kind, m, i, action))), None)
+                if weighed:
+                    score -= weighed[1]
+                    reasons.append(f"{kind}:'{weighed[0].group(0)}'({seg.name})")
         score = round(max(0.0, min(1.0, score)), 3)
         if score < THRESHOLD:
             return Verdict(False, score, reasons=reasons)
@@ -229,14 +230,14 @@ class Classifier:
     def _negative_weight(kind: str, m: re.Match[str], segment: int, action: _Action | None) -> float:
         """How much a negative cue lowers the score: much in the headline or when it opens the
         action cue itself ("niet in strijd met" around "in strijd met"), little in the summary;
-        nothing for a negative word inside the cue ("pone fin a la demanda") or for the law
-        a breach names ("a enfreint la loi", "in strijd met de wet"; not the "ban bill" a
-        body backs)."""
+        nothing for a negative word that ends the cue ("pone fin a la demanda", "ordonne … de
+        renoncer"; a negative in the gap of "court … rul*" counts) or for the law a breach
+        names ("a enfreint la loi", "in strijd met de wet"; not the "ban bill" a body backs)."""
         if action is not None and segment == action.segment:
             cue_end = action.start + len(action.term)
             if m.start() < action.start < m.end():
                 return 0.6
-            if action.start <= m.start() and m.end() <= cue_end:  # "ordonne … de renoncer"
+            if action.start + action.term.rfind(" ") + 1 <= m.start() and m.end() <= cue_end:
                 return 0.0
             if kind == "legislation" and action.action_type in _FINDINGS and 0 <= m.start() - cue_end <= 8:
                 return 0.0
@@ -321,18 +322,24 @@ class Classifier:
         return None
 
     def _resolve(self, seg: Segment, hit: Hit, places: Sequence[str]) -> Regulator | None:
-        """The body a name means; with another country's adjective right beside it, that
-        country's body ("il Garante privacy spagnolo" → AEPD, "η ολλανδική Αρχή Προστασίας
-        Δεδομένων" → AP)."""
+        """The body a name means; with another country's or a region's adjective right beside
+        it (a space or hyphen apart), that country's or region's body ("il Garante privacy
+        spagnolo" → AEPD, "η ολλανδική Αρχή Προστασίας Δεδομένων" → AP, "Protección de Datos
+        catalana" → APDCAT; not "the UK ICO, Italian Garante" for the ICO)."""
         g = self._gazetteer
         reg = g.resolve(hit, places)
         if reg is None:
             return None
         for place in seg.places:
-            if 0 <= place.start - hit.end <= 2 or 0 <= hit.start - place.end <= 2:
-                for code in place.refs:
-                    if g.jurisdiction_of(code) != reg.jurisdiction and (other := g.national(code)):
-                        return other
+            gap = (seg.folded[hit.end:place.start] if place.start >= hit.end
+                   else seg.folded[place.end:hit.start] if hit.start >= place.end else "x")
+            if len(gap) > 2 or gap.strip(" -"):
+                continue
+            for code in place.refs:
+                other = g.national(code)
+                if other is not None and other != reg and (
+                        g.jurisdiction_of(code) != reg.jurisdiction or other.region == code):
+                    return other
         return reg
 
     def _source_regulator(self, item: ItemText, places: Sequence[str] = ()) -> Regulator | None:
@@ -375,4 +382,4 @@ _LOCAL_CURRENCY = {**dict.fromkeys(["FR", "IT", "DE", "NL", "ES", "GR", "PT", "I
                                     "FI", "LU", "EU"], "EUR"),
                    "GB": "GBP", "SE": "SEK", "US": "USD", "AU": "AUD", "CA": "CAD", "BR": "BRL",
                    "KR": "KRW", "CN": "CNY", "JP": "JPY", "CH": "CHF", "DK": "DKK", "NO": "NOK",
-                   "PL": "PLN", "NZ": "NZD"}
+                   "PL": "PLN", "NZ": "NZD", "PE": "PEN", "TR": "TRY", "CY": "EUR"}

@@ -119,6 +119,8 @@ class TargetFinder:
             for m in pattern.finditer(seg.raw):
                 org = self._cut_title_case(m.group("org")) if title_case else m.group("org")
                 name = self.clean(org, excluded)
+                if title_case and name and any(fold(w) in self._lex.vocabulary for w in name.split() if not w.isupper()):
+                    continue  # "Court Grants Final Approval", "Photo App Developer": capitals, no name
                 if name and not self._ends_a_body(seg, name) and not self._modifies_a_noun(seg, m.end("org"), name):
                     found.append((m.start("org"), name))
                     break
@@ -165,9 +167,11 @@ class TargetFinder:
             folded = fold(org)
             if org.isupper() or any(body in folded for body in bodies):
                 continue
+            if m.group("form") == "AG" and not _company_before_ag(org, seg.raw[m.end():]):
+                continue
             name = self.clean(org, excluded)
-            if name:
-                return seg.raw[m.end("org") - len(name):m.end()]
+            if name and name in org:
+                return seg.raw[m.start("org") + org.index(name):m.end()]
         return None
 
     def institution(self, seg: Segment, excluded: set[str], bodies: set[str]) -> str | None:
@@ -197,8 +201,9 @@ class TargetFinder:
         return None
 
     def initial(self, seg: Segment, excluded: set[str]) -> str | None:
+        """The name a headline opens with ("Clearview AI broke …"), unless every word is capitalised."""
         m = self._initial.match(seg.raw)
-        if not m:
+        if not m or _title_case(seg.raw):
             return None
         org = re.split(r"\s[\d.,]+(?!\S)", m.group("org"))[0]  # "Πρόστιμο 15.000 ευρώ": an amount ends it
         name = self.clean(org, excluded)
@@ -237,6 +242,15 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
         if candidate:
             return candidate
     return None
+
+
+def _company_before_ag(org: str, after: str) -> bool:
+    """"AG" ends a company's name ("Müller Bau AG"), not an attorney general's title ("Former
+    AG Jim Hood", "Quebec AG report", "Calif. AG") nor a German court ("Laut AG Hamburg"):
+    two words or more before it, none with a digit or a dot, and no name right after it."""
+    words = org.split()
+    return (len(words) >= 2 and not any(c.isdigit() or c == "." for c in org)
+            and not re.match(rf"\s+{_UP}", after))
 
 
 def _title_case(text: str) -> bool:

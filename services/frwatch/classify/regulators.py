@@ -157,6 +157,15 @@ class _Matcher:
         return Hit(start, end, text.folded[start:end], refs)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate keys {duplicates} {node.start_mark}")
+        return super().construct_mapping(node, deep=deep)
+
+
 class Gazetteer:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.regulators = [Regulator(name=str(r["name"]), jurisdiction=str(r["jurisdiction"]),
@@ -192,7 +201,16 @@ class Gazetteer:
 
     @classmethod
     def load(cls, path: Path) -> Gazetteer:
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        """The gazetteer file; a key written twice is an error, since YAML would keep only the
+        last one and silently drop a place list or a body's aliases."""
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+        seen: set[tuple[str, str]] = set()
+        for body in data.get("regulators", []):
+            key = (str(body["name"]), str(body["jurisdiction"]))
+            if key in seen:
+                raise ValueError(f"{path.name}: regulator {key[0]} ({key[1]}) is listed twice")
+            seen.add(key)
+        return cls(data)
 
     def bodies(self, words: Words) -> tuple[list[Hit], list[Hit]]:
         """Regulators and places mentioned in a text."""
@@ -232,8 +250,8 @@ class Gazetteer:
 
     def resolve(self, hit: Hit, place_codes: Iterable[str]) -> Regulator | None:
         """Pick among regulators sharing an alias using the places mentioned nearby: a region's
-        body, else the country's national one, else None when only a region could tell them
-        apart ("Landesdatenschutzbeauftragte" with no German state or city)."""
+        body, else the country's; None when only a region could tell them apart
+        ("Landesdatenschutzbeauftragte" with no German state or city)."""
         regs: tuple[Regulator, ...] = hit.refs
         if len(regs) == 1:
             return regs[0]
@@ -245,7 +263,5 @@ class Gazetteer:
         for code in [*codes, None]:
             matching = [reg for reg in regs if code is None or reg.jurisdiction == self.jurisdiction_of(code)]
             if matching:
-                if len({reg.region for reg in matching}) == 1:
-                    return matching[0]
-                return next((reg for reg in matching if reg.region is None), None)
+                return matching[0] if len({reg.region for reg in matching}) == 1 else None
         return None
