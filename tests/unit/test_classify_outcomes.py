@@ -104,6 +104,20 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
      "A federal judge refused to preliminarily approve a $1.2 million settlement between a staffing agency and workers."),
     ("en", "A year after the FTC's pharmacy ban, retailers quietly return to facial recognition",
      "The order barred the chain from using the technology for five years."),
+    # a court striking down a fine, a procedural ruling, a case closed, a practice upheld, a
+    # general rule stated, fines told as history, a system allowed back
+    ("en", "Court strikes down watchdog's fine over facial recognition", "The judge found the regulator lacked evidence."),
+    ("en", "Upper Tribunal sides with ICO in jurisdiction dispute over face search firm",
+     "The case goes back to the lower tribunal, which has yet to decide on the penalty."),
+    ("en", "ICO concludes investigation into retail facial recognition firm without further action", ""),
+    ("fr", "Le Conseil d'État valide la reconnaissance faciale dans le fichier des antécédents",
+     "La haute juridiction a rejeté la requête de l'association."),
+    ("nl", "AP: gezichtsherkenning in sportscholen bijna altijd verboden",
+     "Volgens de toezichthouder mag het alleen met uitdrukkelijke toestemming."),
+    ("en", "Clearview AI's database tops 50 billion images as police use grows",
+     "Several European regulators have fined it in recent years, but it has not paid."),
+    ("en", "Appeals court lets city restart facial recognition cameras under conditions",
+     "Judges held the system is not unconstitutional in itself."),
     # fine proceedings opened are a process
     ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
      "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
@@ -177,6 +191,13 @@ def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
      "settlement"),
     ("en", "Chelmsford school told off by watchdog over face scans in lunch queue",
      "The Information Commissioner's Office said the school should have assessed the risks.", "reprimand"),
+    ("en", "Judge strikes down city's fugitive-hunting face surveillance system",
+     "The ruling found the city had pulled biometric records of millions of residents.", "judgment"),
+    ("de", "Gesichtserkennung: Fotodienst zahlt Illinois 50 Millionen Dollar",
+     "Der Konzern legt damit eine Klage des Bundesstaats bei.", "settlement"),
+    # a court the user may go to later does not make the regulator's order a judgment
+    ("en", "Hamburg data protection chief orders police to delete G20 face database",
+     "The city's interior authority said it would challenge the order in court.", "deletion_order"),
     ("en", "Judge declares city's facial recognition system unconstitutional",
      "The court found the fugitive-tracking system had run without legal oversight.", "judgment"),
     # the law a breach names is no legislation cue

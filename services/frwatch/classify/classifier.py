@@ -201,8 +201,10 @@ class Classifier:
             return Verdict(False, score, reasons=reasons)
 
         action_type = action.action_type if action else None
+        # a court acts: one named where the action is, or the only body the item names (not a
+        # court the user may go to: "Hamburg data protection chief orders … will challenge in court")
         if action_type and action_type not in _MONETARY and (
-                (court and any(i == action.segment for i, _ in court)) or (court and not named)):
+                (court and any(i == action.segment for i, _ in court)) or (court and not named and not authority)):
             action_type = "judgment"
         regulator = self._regulator(lex, segments, places, action, item, action_type)
         reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
@@ -311,7 +313,7 @@ class Classifier:
         for seg in segments:
             if seg.regulators and (reg := self._resolve(seg, seg.regulators[0], places)):
                 return reg
-        if action_type == "judgment":
+        if action_type == "judgment":  # a court acted: its name, or none (not a regulator's by default)
             return court_name(title, lex) or court_name(summary, lex)
         if source := self._source_regulator(item, places):
             return source
