@@ -372,3 +372,37 @@ def test_title_case_headlines_name_no_target_by_their_capitals(clf, title, summa
 def test_lira_amounts(clf) -> None:
     v = verdict(clf, "Turkey: KVKK fines private hospital TRY 300,000 over facial recognition attendance system", "", "en")
     assert (v.amount, v.currency) == (300_000, "TRY")
+
+
+# Cases from a third review (of commit 5f57f7b).
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    # in Title Case a name ends at a cue word after its first word; a name may open with a common noun
+    ("en", "FTC Fines Bank of America Over Facial Recognition At Branches", "", "Bank of America"),
+    ("en", "Police Scotland Told To Stop Using Facial Recognition Vans", "The ICO issued an enforcement notice.",
+     "Police Scotland"),
+    ("en", "University Of Melbourne Breached Privacy With Facial Recognition, Regulator Finds", "",
+     "University Of Melbourne"),
+    ("en", "Everalbum Photo App Settles With FTC Over Facial Recognition", "", "Everalbum"),
+    # AG after one word ends a company's name too
+    ("de", "Gesichtserkennung im Werk: Bußgeld gegen Konzern",
+     "Das BayLDA stellte fest, dass die Siemens AG Gesichtsbilder ohne Rechtsgrundlage verarbeitet hatte.",
+     "Siemens AG"),
+])
+def test_targets_after_third_review(clf, language, title, summary, target) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert v.target == target
+
+
+def test_a_lower_case_currency_code_is_a_word(clf) -> None:
+    v = verdict(clf, "ICO reprimands police force over facial recognition",
+                "The force will try 2 more deployments before the review.", "en")
+    assert v.is_enforcement and v.amount is None
+
+
+def test_the_gazetteer_loader_accepts_merge_keys(tmp_path) -> None:
+    from frwatch.classify.regulators import Gazetteer
+    path = tmp_path / "regulators.yaml"
+    path.write_text("base: &dpa {kind: dpa, national: true}\n"
+                    "regulators:\n  - {<<: *dpa, name: X, jurisdiction: FI, aliases: [Xyzzy]}\n", encoding="utf-8")
+    assert Gazetteer.load(path).regulators[0].national

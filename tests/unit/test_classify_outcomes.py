@@ -143,6 +143,14 @@ def test_enforcement_with_words_near_the_new_negatives(clf, language, title, sum
 
 
 @pytest.mark.parametrize(("language", "title", "summary"), [
+    # favour and background cues tied to their objects (a third review)
+    ("en", "Court refuses to approve Clearview AI request to stay £7.5m ICO fine", ""),
+    ("en", "Court nixes Clearview AI appeal, upholds facial recognition fine", ""),
+    ("en", "Watchdog rejects settlement offer, fines Clearview AI €20m over facial recognition", ""),
+    ("en", "OAIC finds Kmart breached privacy law with facial recognition",
+     "Kmart said it did not breach the Act and is considering its options."),
+    ("en", "Two years after the scandal, ICO fines Clearview AI £7.5m over facial recognition", ""),
+    ("tr", "KVKK: okulda yüz tanıma sistemi kullanımı yasa dışı", ""),
     # a negative word inside the action cue ("renoncer" in "ordonne … de renoncer")
     ("fr", "Le Préposé fédéral ordonne à une salle de sport de renoncer à la reconnaissance faciale",
      "Le PFPDT exige que la société cesse de scanner le visage de ses membres."),

@@ -119,19 +119,26 @@ class TargetFinder:
             for m in pattern.finditer(seg.raw):
                 org = self._cut_title_case(m.group("org")) if title_case else m.group("org")
                 name = self.clean(org, excluded)
-                if title_case and name and any(fold(w) in self._lex.vocabulary for w in name.split() if not w.isupper()):
+                if title_case and name and self._opens_with_a_cue(name):
                     continue  # "Court Grants Final Approval", "Photo App Developer": capitals, no name
                 if name and not self._ends_a_body(seg, name) and not self._modifies_a_noun(seg, m.end("org"), name):
                     found.append((m.start("org"), name))
                     break
         return min(found)[1] if found else None
 
+    def _opens_with_a_cue(self, name: str) -> bool:
+        first = name.split()[0]
+        return not first.isupper() and fold(first) in self._lex.cue_words
+
     def _cut_title_case(self, name: str) -> str:
-        """In a Title Case headline a name ends at a capitalised function word: "Riverside
-        Academy Over Facial Recognition" → "Riverside Academy" (not at "IT" or a connector)."""
+        """In a Title Case headline a name ends at a capitalised function word or cue word:
+        "Riverside Academy Over Facial Recognition" → "Riverside Academy", "Police Scotland Told
+        To Stop" → "Police Scotland" (not at "IT" or a connector: "Bank of America")."""
         tokens = name.split()
         for i, token in enumerate(tokens[1:], 1):
-            if not token.isupper() and fold(token) in self._lex.stopwords and fold(token) not in self._connectors:
+            word = fold(token)
+            if not token.isupper() and word not in self._connectors and (
+                    word in self._lex.stopwords or word in self._lex.cue_words):
                 tokens = tokens[:i]
                 break
         while len(tokens) > 1 and fold(tokens[-1]) in self._connectors:
@@ -167,7 +174,7 @@ class TargetFinder:
             folded = fold(org)
             if org.isupper() or any(body in folded for body in bodies):
                 continue
-            if m.group("form") == "AG" and not _company_before_ag(org, seg.raw[m.end():]):
+            if m.group("form") == "AG" and not _company_before_ag(org, seg.raw[m.end():], self.nouns_capitalised):
                 continue
             name = self.clean(org, excluded)
             if name and name in org:
@@ -193,6 +200,8 @@ class TargetFinder:
                         break
                 name = " ".join([*before, m.group("head")]) + m.group("rest")
             name = _SENTENCE_END.split(name)[0]
+            if _title_case(seg.raw):
+                name = self._cut_title_case(name)
             if " " not in name or any(body in fold(name) for body in bodies) or self._ends_a_body(seg, name):
                 continue
             cleaned = self.clean(name, excluded, head_word=True)
@@ -244,13 +253,12 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
     return None
 
 
-def _company_before_ag(org: str, after: str) -> bool:
-    """"AG" ends a company's name ("Müller Bau AG"), not an attorney general's title ("Former
-    AG Jim Hood", "Quebec AG report", "Calif. AG") nor a German court ("Laut AG Hamburg"):
-    two words or more before it, none with a digit or a dot, and no name right after it."""
-    words = org.split()
-    return (len(words) >= 2 and not any(c.isdigit() or c == "." for c in org)
-            and not re.match(rf"\s+{_UP}", after))
+def _company_before_ag(org: str, after: str, nouns_capitalised: bool) -> bool:
+    """"AG" ends a company's name ("Müller Bau AG", "Siemens AG"), not an attorney general's
+    title ("Former AG Jim Hood", "Calif. AG"): no dot before it and, where capitals mark names,
+    no name right after it ("Texas AG" is a place, no target anyway; in German, where every
+    noun is capitalised, "laut AG Hamburg" loses its first word as a stopword)."""
+    return "." not in org and (nouns_capitalised or not re.match(rf"\s+{_UP}", after))
 
 
 def _title_case(text: str) -> bool:

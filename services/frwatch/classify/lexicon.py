@@ -74,6 +74,8 @@ class Lexicon:
     #: can match a text; searching only those saves most regex passes
     screen: Screen
     vocabulary: frozenset[str] = field(default_factory=frozenset)
+    #: the words of the cue and action terms alone (no common nouns, no stopwords)
+    cue_words: frozenset[str] = field(default_factory=frozenset)
     #: every noun is capitalised (German), so one capitalised word is weak evidence of a name
     nouns_capitalised: bool = False
     #: nouns a capitalised word before them describes rather than names ("Essex school")
@@ -130,6 +132,7 @@ def load_lexicon(path: Path) -> Lexicon:
     except (TypeError, ValueError, AttributeError) as exc:
         raise LexiconError(f"{path.name}: money: {exc}") from exc
     stopwords = {fold(w) for w in _strings(data, "stopwords", path)}
+    cue_words = frozenset(vocabulary)
     # common nouns that may open a headline but never name an organisation alone ("School …")
     vocabulary |= {fold(w) for w in _strings(data, "common_nouns", path)}
     return Lexicon(
@@ -148,6 +151,7 @@ def load_lexicon(path: Path) -> Lexicon:
         money=words,
         screen=Screen(sections, digraphs),
         vocabulary=frozenset(vocabulary | stopwords),
+        cue_words=cue_words,
         nouns_capitalised=bool(data.get("nouns_capitalised")),
         descriptive_nouns=frozenset(fold(w) for w in _strings(data, "descriptive_nouns", path)),
     )

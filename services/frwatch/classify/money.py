@@ -77,6 +77,8 @@ class MoneyParser:
         #: any other word makes it a count ("5 million images")
         self._function_words = frozenset(function_words)
         self._currency = {fold(k): v for k, v in {**symbols, **words}.items()}
+        #: ISO codes ("TRY", "PEN"), which count only in capitals: "try" and "pen" are words
+        self._codes = frozenset(fold(s) for s in symbols if len(s) == 3 and s.isalpha() and s.isupper())
         self._scales = {fold(k): v for k, v in scales.items()}
         prefix = _alternation(fold(s) for s in symbols)
         suffix = _alternation(k for k in self._currency if not _CJK.search(k))
@@ -138,6 +140,8 @@ class MoneyParser:
                     continue
                 if index == len(self._patterns) - 1 and self._counted(folded, m.end()):
                     continue
+                if not self._code_in_capitals(m, text, folded):
+                    continue
                 money = self._money(folded, m, thousands)
                 if money is not None:
                     taken.append((m.start(), m.end()))
@@ -145,6 +149,15 @@ class MoneyParser:
         found.sort(key=lambda money: money.start)
         return found
 
+
+    def _code_in_capitals(self, m: re.Match[str], text: str, folded: str) -> bool:
+        """An ISO code counts only as written in capitals: "TRY 300,000", not "try 2 more". Told
+        from the display text where folding kept its length (else accepted)."""
+        for group in ("pre", "post"):
+            code = m.groupdict().get(group)
+            if code in self._codes and len(text) == len(folded):
+                return text[m.start(group):m.end(group)].isupper()
+        return True
 
     def _counted(self, folded: str, end: int) -> bool:
         """A bare figure followed by a content word counts things: "5 million images"."""

@@ -159,7 +159,8 @@ class _Matcher:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value
+                if key.tag != "tag:yaml.org,2002:merge"]  # "<<: *anchor" may repeat
         duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"duplicate keys {duplicates} {node.start_mark}")
