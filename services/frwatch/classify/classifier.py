@@ -190,12 +190,15 @@ class Classifier:
                 continue
             bit = lex.screen.bits["negative", kind]
             for i, seg in enumerate(segments):
+                if not possible[i] & bit:
+                    continue
                 # the first match that counts: one inside the action cue may hide a later one
-                found = (pattern.finditer(seg.folded) if possible[i] & bit else ())
-                weighed = next(((m, w) for m in found if (w := self._negative_weight(kind, m, i, action))), None)
-                if weighed:
-                    score -= weighed[1]
-                    reasons.append(f"{kind}:'{weighed[0].group(0)}'({seg.name})")
+                m = pattern.search(seg.folded)
+                while m and not (weight := self._negative_weight(kind, m, i, action)):
+                    m = pattern.search(seg.folded, m.end())
+                if m:
+                    score -= weight
+                    reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")
         score = round(max(0.0, min(1.0, score)), 3)
         if score < THRESHOLD:
             return Verdict(False, score, reasons=reasons)
