@@ -118,6 +118,22 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
      "Several European regulators have fined it in recent years, but it has not paid."),
     ("en", "Appeals court lets city restart facial recognition cameras under conditions",
      "Judges held the system is not unconstitutional in itself."),
+    # approvals, signalled fines, opinions, annual reports, plans (the ninth blind set)
+    ("en", "Football club gets green light to use facial recognition at stadium entrance",
+     "The data protection agency approved the club's request to scan spectators' faces."),
+    ("en", "Regulator signals fine for shopping centre over face-scanning cameras",
+     "The authority sent an advance notification of the fee before any final decision."),
+    ("fr", "Portiques de reconnaissance faciale au lycée : la CNIL rend son avis",
+     "La CNIL estime le dispositif envisagé contraire au principe de proportionnalité."),
+    ("fr", "Rapport annuel de la CNPD : les sanctions de l'année passée en revue",
+     "Dont une amende pour un contrôle d'accès par reconnaissance faciale."),
+    ("it", "Riconoscimento facciale, parere negativo del Garante sul sistema del ministero",
+     "Nel parere inviato al ministero l'Autorità ritiene che il sistema sia privo di base giuridica."),
+    ("it", "Tornelli con riconoscimento facciale in fabbrica, il giudice respinge il ricorso",
+     "Per il tribunale il sistema non viola lo Statuto dei lavoratori."),
+    ("it", "Stadi, telecamere con riconoscimento facciale ai tornelli allo studio",
+     "Il Garante dovrà esprimersi; in passato ha inflitto sanzioni per sistemi analoghi."),
+    ("nl", "Jaarverslag AP: boetes voor gezichtsherkenning goed voor recordbedrag", ""),
     # fine proceedings opened are a process
     ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
      "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
@@ -154,6 +170,9 @@ def test_enforcement_with_words_near_the_new_negatives(clf, language, title, sum
     # a negative word inside the action cue ("renoncer" in "ordonne … de renoncer")
     ("fr", "Le Préposé fédéral ordonne à une salle de sport de renoncer à la reconnaissance faciale",
      "Le PFPDT exige que la société cesse de scanner le visage de ses membres."),
+    # a pilot project stopped: "projet" is no hedge here
+    ("fr", "Reconnaissance faciale à l'aéroport : l'organe de contrôle impose l'arrêt du projet de la police",
+     "Le COC estime que le traitement ne repose sur aucune base légale."),
     # an authority named by a compound noun, a penalty payment imposed
     ("nl", "Privacytoezichthouder legt school dwangsom op om gezichtsscan",
      "De Nederlandse privacytoezichthouder eist dat de school binnen vier weken stopt."),
@@ -206,6 +225,12 @@ def test_a_negative_word_inside_the_action_cue_does_not_negate_it(clf) -> None:
     # a court the user may go to later does not make the regulator's order a judgment
     ("en", "Hamburg data protection chief orders police to delete G20 face database",
      "The city's interior authority said it would challenge the order in court.", "deletion_order"),
+    ("en", "Mall owner collected shoppers' images with facial analysis, privacy commissioners find",
+     "The commissioners concluded the company had no valid consent.", "determination"),
+    ("fr", "La police municipale a contrevenu à la loi en utilisant la reconnaissance faciale",
+     "La CNIL a constaté l'absence de base légale.", "determination"),
+    ("sv", "Norska Datatilsynet inför vite mot gymkedja för ansiktsskanning vid entrén",
+     "Kedjan påförs ett löpande vite tills den slutar.", "penalty_payment"),
     ("en", "Judge declares city's facial recognition system unconstitutional",
      "The court found the fugitive-tracking system had run without legal oversight.", "judgment"),
     # the law a breach names is no legislation cue
