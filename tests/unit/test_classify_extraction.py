@@ -406,3 +406,16 @@ def test_the_gazetteer_loader_accepts_merge_keys(tmp_path) -> None:
     path.write_text("base: &dpa {kind: dpa, national: true}\n"
                     "regulators:\n  - {<<: *dpa, name: X, jurisdiction: FI, aliases: [Xyzzy]}\n", encoding="utf-8")
     assert Gazetteer.load(path).regulators[0].national
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    # a regulator's whole name inside a candidate: the regulator, no target
+    ("sv", "Norska Datatilsynet inför vite mot gymkedja för ansiktsskanning", ""),
+    # a German sentence adverb before "muss" is no name
+    ("de", "Gesichtserkennung im Fitnessstudio: Bußgeld vom Landesdatenschutzbeauftragten in Stuttgart",
+     "Zudem muss der Betreiber die Gesichtsdaten löschen."),
+])
+def test_no_target_is_better_than_a_regulator_or_an_adverb(clf, language, title, summary) -> None:
+    v = verdict(clf, title, summary, language)
+    assert v.is_enforcement, v.reasons
+    assert v.target is None

@@ -113,6 +113,7 @@ class TargetFinder:
         return cleaned
 
     def in_patterns(self, seg: Segment, excluded: set[str]) -> str | None:
+        """The first name a language pattern puts where the target stands ("fines {ORG}")."""
         found = []
         title_case = _title_case(seg.raw)
         for pattern in self._patterns:
@@ -242,6 +243,8 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
     known = {hit.refs[0].name for seg in segments for hit in seg.entities}
     for find in finders:
         candidate = find()
+        if candidate and any(f" {body} " in f" {fold(candidate)} " for body in bodies):
+            continue  # a regulator's whole name inside: "Norska Datatilsynet inför vite …"
         if (candidate and finder.nouns_capitalised and " " not in candidate and candidate not in known
                 and [*title.words, *summary.words].count(fold(candidate)) < 2):
             # every noun is capitalised: a word the item does not repeat ("Bußgeld für
