@@ -134,6 +134,10 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
     ("it", "Stadi, telecamere con riconoscimento facciale ai tornelli allo studio",
      "Il Garante dovrà esprimersi; in passato ha inflitto sanzioni per sistemi analoghi."),
     ("nl", "Jaarverslag AP: boetes voor gezichtsherkenning goed voor recordbedrag", ""),
+    ("fr", "La CNIL adresse un projet de mise en demeure à une commune pour la reconnaissance faciale", ""),
+    ("en", "Regulators conclude facial recognition needs a legal framework", ""),
+    ("fr", "Clearview AI affirme ne pas avoir contrevenu au RGPD avec la reconnaissance faciale", ""),
+    ("fr", "Le préfet impose par arrêté l'usage de caméras à reconnaissance faciale au stade", ""),
     # fine proceedings opened are a process
     ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
      "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
@@ -167,6 +171,12 @@ def test_enforcement_with_words_near_the_new_negatives(clf, language, title, sum
      "Kmart said it did not breach the Act and is considering its options."),
     ("en", "Two years after the scandal, ICO fines Clearview AI £7.5m over facial recognition", ""),
     ("tr", "KVKK: okulda yüz tanıma sistemi kullanımı yasa dışı", ""),
+    # cues of the ninth set tied to their objects (a fourth review)
+    ("en", "Appeal court gives green light to Clearview AI fine over facial recognition", ""),
+    ("en", "Judge approved FTC request to ban pharmacy chain from using facial recognition", ""),
+    ("en", "Regulator fines retailer over facial recognition without advance notification to customers", ""),
+    ("en", "Dutch regulator signals tough stance with €30.5m fine for Clearview AI", ""),
+    ("it", "Il Garante multa l'azienda per il riconoscimento facciale: non viola solo il GDPR", ""),
     # a negative word inside the action cue ("renoncer" in "ordonne … de renoncer")
     ("fr", "Le Préposé fédéral ordonne à une salle de sport de renoncer à la reconnaissance faciale",
      "Le PFPDT exige que la société cesse de scanner le visage de ses membres."),

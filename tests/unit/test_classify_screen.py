@@ -56,6 +56,8 @@ def test_a_raw_term_opening_with_a_word_boundary_joins_the_hoisted_alternation()
 
     assert term_regex(r"re:\bnix(?:es|ed)?\b") == r"(?<!\w)nix(?:es|ed)?\b"
     assert term_regex(r"re:\b(?:a|b)c") == r"\b(?:a|b)c"  # not before a letter: kept as written
+    assert term_regex(r"re:\bag\b|foo") == r"\bag\b|foo"  # a top-level "|": "foo" has no boundary
+    assert term_regex(r"re:\bs?truck") == r"\bs?truck"  # the first letter is optional
     pattern = compile_terms(["overturn*", r"re:\bnix(?:es|ed)?\b"])
     assert pattern is not None and pattern.pattern.count("(?<!\\w)") == 1
     assert pattern.search("judge nixes the deal") and not pattern.search("phoenixes rise")

@@ -195,7 +195,7 @@ class Classifier:
                 # the first match that counts: one inside the action cue may hide a later one
                 m = pattern.search(seg.folded)
                 while m and not (weight := self._negative_weight(kind, m, i, action)):
-                    m = pattern.search(seg.folded, m.end())
+                    m = pattern.search(seg.folded, max(m.end(), m.start() + 1))
                 if m:
                     score -= weight
                     reasons.append(f"{kind}:'{m.group(0)}'({seg.name})")

@@ -67,9 +67,11 @@ def term_regex(term: str, digraphs: bool = False) -> str:
     """Translate one lexicon term into a regular expression over folded text."""
     if term.startswith("re:"):
         body = term[3:]
-        if body.startswith("\\b") and body[2:3].isalpha():
+        if (body.startswith("\\b") and body[2:3].isalpha() and body[3:4] not in ("?", "*", "{")
+                and not _top_level_alternation(body)):
             # before a letter "\b" is the word-start lookbehind, which compile_terms hoists out
-            # of the alternation: one such term left in it slowed a section's search tenfold
+            # of the alternation (and guards by first letter): one such term left in it slowed
+            # a section's search tenfold. Not "\bs?tr…" nor "\bag|foo", whose first letter varies
             return _BOUNDARY + body[2:]
         return body
     prefix, suffix, parts = _parse_term(term)
@@ -77,6 +79,27 @@ def term_regex(term: str, digraphs: bool = False) -> str:
     start = "" if prefix else _BOUNDARY  # no left boundary: matches inside compounds
     end = r"\w*" if suffix else r"(?!\w)"
     return f"{start}{body}{end}"
+
+
+def _top_level_alternation(regex: str) -> bool:
+    """``regex`` has a ``|`` outside any group or character class."""
+    depth, escaped, in_class = 0, False, False
+    for c in regex:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+    return False
 
 
 def _parse_term(term: str) -> tuple[bool, bool, list[list[str]]]:
