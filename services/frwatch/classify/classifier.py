@@ -9,7 +9,6 @@ keep items with no face evidence, no action or no actor below the threshold.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from itertools import chain
 from dataclasses import asdict, dataclass, field, replace

@@ -62,7 +62,10 @@ class TargetFinder:
         of = "|".join(re.escape(c) for c in lex.org_connectors if fold(c) not in _CONJUNCTIONS) or "of"
         self._institution = self._compile_institution(lex.institution_heads, conn, of)
         self._lex = lex
-        self.nouns_capitalised = lex.nouns_capitalised
+
+    @property
+    def nouns_capitalised(self) -> bool:
+        return self._lex.nouns_capitalised
 
     @staticmethod
     def _compile_institution(heads: Sequence[str], conn: str, of: str) -> re.Pattern[str] | None:
@@ -189,6 +192,7 @@ class TargetFinder:
         name ends with its sentence."""
         if self._institution is None:
             return None
+        title_case = _title_case(seg.raw)
         for m in self._institution.finditer(seg.raw):
             if m.group("lower"):
                 name = m.group("lower")
@@ -201,7 +205,7 @@ class TargetFinder:
                         break
                 name = " ".join([*before, m.group("head")]) + m.group("rest")
             name = _SENTENCE_END.split(name)[0]
-            if _title_case(seg.raw):
+            if title_case:
                 name = self._cut_title_case(name)
             if " " not in name or any(body in fold(name) for body in bodies) or self._ends_a_body(seg, name):
                 continue
@@ -240,12 +244,12 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
         lambda: finder.with_legal_form(summary, excluded, bodies),
         lambda: finder.institution(summary, excluded, bodies),
     )
-    known = {hit.refs[0].name for seg in segments for hit in seg.entities}
     for find in finders:
         candidate = find()
         if candidate and any(f" {body} " in f" {fold(candidate)} " for body in bodies):
             continue  # a regulator's whole name inside: "Norska Datatilsynet inför vite …"
-        if (candidate and finder.nouns_capitalised and " " not in candidate and candidate not in known
+        if (candidate and finder.nouns_capitalised and " " not in candidate
+                and all(hit.refs[0].name != candidate for seg in segments for hit in seg.entities)
                 and [*title.words, *summary.words].count(fold(candidate)) < 2):
             # every noun is capitalised: a word the item does not repeat ("Bußgeld für
             # Spedition") yields to the company it names with its legal form

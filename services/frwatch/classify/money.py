@@ -149,7 +149,6 @@ class MoneyParser:
         found.sort(key=lambda money: money.start)
         return found
 
-
     def _code_in_capitals(self, m: re.Match[str], text: str, folded: str) -> bool:
         """An ISO code counts only as written in capitals: "TRY 300,000", not "try 2 more". Told
         from the display text where folding kept its length (else accepted)."""
