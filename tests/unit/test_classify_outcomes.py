@@ -78,13 +78,6 @@ def test_umlaut_digraph_terms_match_folded_umlauts() -> None:
      "The judges partly overturned a ruling that had declared the system unconstitutional."),
     ("en", "Security firm escapes enforcement action over facial recognition watchlists",
      "The regulator said the company had since addressed its concerns."),
-])
-def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
-    v = verdict(clf, title, summary, language)
-    assert not v.is_enforcement, v.reasons
-
-
-@pytest.mark.parametrize(("language", "title", "summary"), [
     # paying for equipment is no settlement
     ("en", "Met Police to pay £3m for new live facial recognition vans", "The force says the vans will be in use by spring."),
     ("de", "Stadt zahlt Millionen für Gesichtserkennungskameras", "Der Stadtrat hat die Anschaffung beschlossen."),
@@ -142,11 +135,13 @@ def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title
     ("de", "Datenschutzbehörde leitet Bußgeldverfahren gegen Gesichtersuchmaschine ein",
      "Die Behörde prüft, ob die Suchmaschine biometrische Daten ohne Rechtsgrundlage verarbeitet."),
 ])
-def test_not_enforcement_in_these_phrasings(clf, language, title, summary) -> None:
-    assert not verdict(clf, title, summary, language).is_enforcement
+def test_outcomes_in_the_targets_favour_are_not_enforcement(clf, language, title, summary) -> None:
+    v = verdict(clf, title, summary, language)
+    assert not v.is_enforcement, v.reasons
 
 
 @pytest.mark.parametrize(("language", "title", "summary"), [
+    # words near the session's new negatives that do not negate
     ("fr", "La CNIL sanctionne Clearview AI suite à des plaintes collectives",
      "L'entreprise de reconnaissance faciale doit payer 20 millions d'euros."),
     ("en", "Clearview AI fined €30.5m by Dutch regulator over facial recognition database",
@@ -156,13 +151,6 @@ def test_not_enforcement_in_these_phrasings(clf, language, title, summary) -> No
     ("en", "Court clears the way for Clearview AI fine over facial recognition", "The court rejected the company's objections."),
     ("no", "Datatilsynet gir treningskjede bot for ansiktsgjenkjenning",
      "Saken startet etter at en varsler meldte fra om kameraene."),
-])
-def test_enforcement_with_words_near_the_new_negatives(clf, language, title, summary) -> None:
-    v = verdict(clf, title, summary, language)
-    assert v.is_enforcement, v.reasons
-
-
-@pytest.mark.parametrize(("language", "title", "summary"), [
     # favour and background cues tied to their objects (a third review)
     ("en", "Court refuses to approve Clearview AI request to stay £7.5m ICO fine", ""),
     ("en", "Court nixes Clearview AI appeal, upholds facial recognition fine", ""),

@@ -1,5 +1,6 @@
 """Regression: the classifier must meet the issue's targets on the labelled dev set and on the
-held-out set (written later, by another author, without seeing the rules)."""
+first held-out set (written later, by another author, without seeing the rules), and keep each
+later held-out set above the floors it reached."""
 
 from __future__ import annotations
 
@@ -20,95 +21,54 @@ sys.path.insert(0, str(ROOT / "bench"))
 from eval_classifier import evaluate, load  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["dev_items", "holdout_items"])
-def test_labelled_set_meets_targets(name: str) -> None:
-    f = evaluate(load(DATA / f"{name}.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.97 and f["precision"] >= 0.93, f
-    for name in ("regulator", "jurisdiction", "action_type", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_target"] >= 0.80, f
-    assert f["grouping_pairwise_f1"] >= 0.90, f
+_TARGETS = {"recall": 0.97, "precision": 0.93, "acc_regulator": 0.90, "acc_jurisdiction": 0.90,
+            "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.80,
+            "grouping_pairwise_f1": 0.90}
+
+#: Each labelled set's floors (figures from ``evaluate``). The held-out sets were written by
+#: other authors who never saw the rules; their first-contact figures are in the README.
+FLOORS: dict[str, dict[str, float]] = {
+    # the dev set and the first held-out set: the issue's targets
+    "dev_items": _TARGETS,
+    "holdout_items": _TARGETS,
+    # six of its languages had no lexicon when it was written; the regulator, amount and target
+    # of its Japanese, Korean and Turkish items are mostly not read yet, so only detection is held
+    "holdout2_items": {"recall": 0.90, "precision": 0.93, "acc_action_type": 0.90},
+    # decisions for and against an action, told alike; half its targets are public bodies named
+    # only in passing
+    "holdout3_items": {"recall": 0.95, "precision": 0.90, "acc_target": 0.60, "grouping_pairwise_f1": 0.80},
+    # 16 languages (its Finnish and Czech items have no lexicon)
+    "holdout4_items": {"recall": 0.90, "precision": 0.95, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
+                       "acc_amount+currency": 0.90, "acc_target": 0.90, "acc_regulator": 0.80,
+                       "grouping_pairwise_f1": 0.85},
+    # mostly English; its false positives mention a past action as background to other news
+    "holdout5_items": {"recall": 0.95, "precision": 0.80, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
+                       "acc_amount+currency": 0.90, "acc_regulator": 0.80, "acc_target": 0.80},
+    # three in four items not in English
+    "holdout6_items": {"recall": 0.95, "precision": 0.90, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
+                       "acc_amount+currency": 0.90, "acc_regulator": 0.75, "acc_target": 0.75},
+    # law-firm alerts, wire copy, Title Case headlines
+    "holdout7_items": {"recall": 0.95, "precision": 0.90, "acc_regulator": 0.90, "acc_jurisdiction": 0.90,
+                       "acc_amount+currency": 0.90, "acc_action_type": 0.80, "acc_target": 0.75},
+    # fifteen actions each reported two to four ways
+    "holdout8_items": {"recall": 0.95, "precision": 0.95, "acc_jurisdiction": 0.90, "acc_amount+currency": 0.90,
+                       "acc_regulator": 0.75, "acc_target": 0.70, "grouping_pairwise_f1": 0.80},
+    # small regulators, workplaces, opinions and annual reports in the dev set's languages
+    "holdout9_items": {"recall": 0.95, "precision": 0.90, "acc_jurisdiction": 0.90, "acc_amount+currency": 0.90,
+                       "acc_regulator": 0.80, "acc_action_type": 0.85, "acc_target": 0.60},
+}
 
 
-def test_second_held_out_set_keeps_its_detection() -> None:
-    """The second held-out set (written blind in the tenth session; six of its languages had no
-    lexicon then). Its fields are reported in the README, not held to the targets: the regulator,
-    amount and target of Japanese, Korean and Turkish items are mostly not read yet."""
-    f = evaluate(load(DATA / "holdout2_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.90 and f["precision"] >= 0.93, f
-    assert f["acc_action_type"] >= 0.90, f
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load()
 
 
-def test_third_held_out_set_keeps_its_detection() -> None:
-    """The third held-out set (written blind in the tenth session; first contact P 0.781,
-    R 0.893). Mostly decisions for and against an action, told alike; targets are held low
-    because half its targets are public bodies named only in passing."""
-    f = evaluate(load(DATA / "holdout3_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.90, f
-    assert f["acc_target"] >= 0.60 and f["grouping_pairwise_f1"] >= 0.80, f
-
-
-def test_fourth_held_out_set_keeps_its_detection_and_fields() -> None:
-    """The fourth held-out set (written blind in the eleventh session; first contact P 0.941,
-    R 0.865, target 0.812, regulator 0.781). Its Finnish and Czech items have no lexicon."""
-    f = evaluate(load(DATA / "holdout4_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.90 and f["precision"] >= 0.95, f
-    for name in ("jurisdiction", "action_type", "amount+currency", "target"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_regulator"] >= 0.80 and f["grouping_pairwise_f1"] >= 0.85, f
-
-
-def test_fifth_held_out_set_keeps_its_detection() -> None:
-    """The fifth held-out set (written blind in the eleventh session, mostly English; first
-    contact P 0.711, R 0.844). Its remaining false positives mostly mention a past action
-    against face recognition as background to other news."""
-    f = evaluate(load(DATA / "holdout5_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.80, f
-    for name in ("jurisdiction", "action_type", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_regulator"] >= 0.80 and f["acc_target"] >= 0.80, f
-
-
-def test_sixth_held_out_set_keeps_its_detection() -> None:
-    """The sixth held-out set (written blind at the end of the eleventh session, mostly not in
-    English; first contact P 0.914, R 0.889, target 0.719, regulator 0.719)."""
-    f = evaluate(load(DATA / "holdout6_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.90, f
-    for name in ("jurisdiction", "action_type", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_regulator"] >= 0.75 and f["acc_target"] >= 0.75, f
-
-
-def test_seventh_held_out_set_keeps_its_detection() -> None:
-    """The seventh held-out set (written blind at the end of the eleventh session, mostly
-    English: law-firm alerts, wire copy, Title Case headlines; first contact P 0.865, R 0.970,
-    target 0.750)."""
-    f = evaluate(load(DATA / "holdout7_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.90, f
-    for name in ("regulator", "jurisdiction", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_action_type"] >= 0.80 and f["acc_target"] >= 0.75, f
-
-
-def test_eighth_held_out_set_keeps_its_detection() -> None:
-    """The eighth held-out set (written blind at the end of the eleventh session: fifteen actions
-    each reported two to four ways; first contact P 0.850, R 0.919, grouping 0.655)."""
-    f = evaluate(load(DATA / "holdout8_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.95, f
-    for name in ("jurisdiction", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_regulator"] >= 0.75 and f["acc_target"] >= 0.70 and f["grouping_pairwise_f1"] >= 0.80, f
-
-
-def test_ninth_held_out_set_keeps_its_detection() -> None:
-    """The ninth held-out set (written blind last in the eleventh session: small regulators,
-    workplaces, opinions and annual reports in the dev set's languages; first contact P 0.757,
-    R 0.875)."""
-    f = evaluate(load(DATA / "holdout9_items.jsonl"), Classifier.load())
-    assert f["recall"] >= 0.95 and f["precision"] >= 0.90, f
-    for name in ("jurisdiction", "amount+currency"):
-        assert f[f"acc_{name}"] >= 0.90, (name, f)
-    assert f["acc_regulator"] >= 0.80 and f["acc_action_type"] >= 0.85 and f["acc_target"] >= 0.60, f
+@pytest.mark.parametrize("name", FLOORS)
+def test_labelled_set_keeps_its_floors(clf: Classifier, name: str) -> None:
+    f = evaluate(load(DATA / f"{name}.jsonl"), clf)
+    below = {key: f[key] for key, floor in FLOORS[name].items() if f[key] < floor}
+    assert not below, (name, below, f)
 
 
 def test_classify_stream_reports_bad_lines_and_continues() -> None:
