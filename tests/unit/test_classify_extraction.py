@@ -386,3 +386,48 @@ def test_the_gazetteer_loader_accepts_merge_keys(tmp_path) -> None:
     assert Gazetteer.load(path).regulators[0].national
 
 
+
+
+@pytest.mark.parametrize(("language", "jurisdiction", "currency"), [("no", "NO", "NOK"), ("da", "DK", "DKK")])
+def test_the_language_picks_among_same_named_bodies_when_no_place_does(clf, language, jurisdiction, currency) -> None:
+    v = verdict(clf, "Datatilsynet: bøde til kæde for ansigtsgenkendelse" if language == "da"
+                else "Datatilsynet: overtredelsesgebyr til kjede for ansiktsgjenkjenning",
+                "Datatilsynet har gitt kjeden et gebyr på 3 millioner kroner." if language == "no"
+                else "Datatilsynet har givet kæden en bøde på 3 millioner kroner.", language=language)
+    assert (v.regulator, v.jurisdiction, v.amount, v.currency) == ("Datatilsynet", jurisdiction, 3_000_000, currency)
+    # a place named in the text still decides
+    v = verdict(clf, "Datatilsynet i Norge giver butik en bøde for ansigtsgenkendelse", language="da")
+    assert v.jurisdiction == "NO"
+
+
+def test_markup_and_entities_left_in_a_feeds_text_are_read_as_text(clf) -> None:
+    v = verdict(clf, "Watchdog fines retailer &#163;2m over facial recognition &#8211; report",
+                "<p>The Information Commissioner&#8217;s Office said Corner Shops Ltd &amp; partners broke "
+                "the law.</p><p>It must delete the images.</p>", language="en")
+    assert v.is_enforcement and (v.amount, v.currency, v.regulator) == (2_000_000, "GBP", "ICO")
+    assert v.target == "Corner Shops Ltd"
+
+
+@pytest.mark.parametrize(("title", "summary", "amount"), [
+    # the amount in the penalty payment's own sentence, not the fine it enforces
+    ("Facial recognition: regulator collects the penalty payment from a photo app",
+     "In 2023 the CNIL imposed a fine of 8 million euros on the company. It has now set the periodic "
+     "penalty payment at 1.4 million euros because the images were not deleted.", 1_400_000),
+    # a sentence stating both: the first amount, as for any action
+    ("Facial recognition: periodic penalty payment for a photo app",
+     "The CNIL set the periodic penalty payment at 1.4 million euros; the earlier fine of 8 million euros "
+     "stands.", 1_400_000),
+])
+def test_a_penalty_payments_amount_is_the_one_stated_with_it(clf, title, summary, amount) -> None:
+    v = verdict(clf, title, summary, language="en")
+    assert v.action_type == "penalty_payment" and v.amount == amount
+
+
+@pytest.mark.parametrize(("language", "title", "action_type"), [
+    ("nl", "AP: boete en last onder dwangsom voor app vanwege gezichtsherkenning", "fine"),
+    ("en", "CNIL gives photo app a fine and periodic penalty payments over facial recognition", "fine"),
+    # a fine recalled beside the payment is not joined to it
+    ("de", "Gesichtserkennung: Behörde verhängt Zwangsgeld gegen Foto-App", "penalty_payment"),
+])
+def test_a_fine_joined_to_a_penalty_payment_is_the_action(clf, language, title, action_type) -> None:
+    assert verdict(clf, title, language=language).action_type == action_type

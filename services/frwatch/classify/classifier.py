@@ -27,7 +27,7 @@ from frwatch.classify.extract import (
     state_party,
 )
 from frwatch.classify.lexicon import ACTION_RULES, LanguageGuess, Lexicon, load_lexicons
-from frwatch.classify.money import MoneyParser, Rates
+from frwatch.classify.money import Money, MoneyParser, Rates
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator, Words
 from frwatch.classify.text import display, fold, fold_display
 
@@ -35,6 +35,16 @@ THRESHOLD = 0.5
 _RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
 _MONETARY = {"fine", "settlement", "penalty_payment"}
 _FINDINGS = {"determination"}
+# "and" between two cues, with at most two words (an article, an adjective) beside it
+_AND = re.compile(r"\W+(?:\w+\W+)?(?:and|en|et|und|e|y|och|og|i|oraz|ve|plus|ed|kai|και)\W+(?:\w+\W+){0,2}")
+_SENTENCE_END = re.compile(r"[.;!?](?:\s|$)")
+
+
+def _sentence(text: str, at: int) -> tuple[int, int]:
+    """The span of the sentence of ``text`` around position ``at``."""
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, at)), default=0)
+    end = _SENTENCE_END.search(text, at)
+    return start, end.end() if end else len(text)
 LANGUAGE_ALIASES = {"nb": "no", "nn": "no"}  # Norwegian's written forms share one lexicon
 
 
@@ -103,7 +113,8 @@ class Classifier:
             scales.update(lex.money.scales)
             words.update(lex.money.currencies)
             per_period.extend(lex.money.per_period)
-        function_words = {w for lex in lexicons.values() for w in lex.stopwords}
+        # words after a bare figure that keep it money: function words, a shared currency's name
+        function_words = {w for lex in lexicons.values() for w in (*lex.stopwords, *lex.money.local)}
         money = MoneyParser(symbols, scales, words, per_period, function_words)
         return cls(lexicons, Gazetteer.load(rules_dir.parent / "regulators.yaml"), money, rates)
 
@@ -219,8 +230,8 @@ class Classifier:
         target = find_target(self._targets[lang], segments, bodies, place_names)
         if target:
             target = self._gazetteer.canonical_entity(target)
-        money = choose_amount([self._money.find_all(s.raw, lex.money.thousands, s.folded)
-                               for s in segments])
+        found = [self._money.find_all(s.raw, lex.money.thousands, s.folded) for s in segments]
+        money = choose_amount(self._after_cue(lex, segments, found) if action_type == "penalty_payment" else found)
         amount = money.amount if money else None
         currency = money.currency if money else None
         if money and currency is None and jurisdiction:
@@ -248,6 +259,36 @@ class Classifier:
         return 0.6 if segment == 0 else 0.2
 
     @staticmethod
+    def _after_cue(lex: Lexicon, segments: tuple[Segment, ...], found: list[list[Money]]) -> list[list[Money]]:
+        """The amounts in a sentence that states a penalty payment and no fine ("liquidation de
+        l'astreinte pour un montant de 5 200 000 euros"), when there are any: such an item
+        usually recalls the fine the payment enforces, whose amount is not the action's."""
+        actions = dict(lex.actions)
+        payment, fine = actions.get("penalty_payment"), actions.get("fine")
+        if payment is None:
+            return found
+        near: list[list[Money]] = []
+        for seg, amounts in zip(segments, found):
+            spans = [span for cue in payment.finditer(seg.folded)
+                     for span in [_sentence(seg.folded, cue.start())]
+                     if not (fine and fine.search(seg.folded, *span))]
+            near.append([m for m in amounts if not m.per_period and any(a <= m.start < b for a, b in spans)])
+        return near if any(near) else found
+
+    @staticmethod
+    def _fine_beside(lex: Lexicon, folded: str, payment: re.Match[str], segment: int) -> _Action | None:
+        """A fine joined to a penalty payment's cue by "and" ("Boete en last onder dwangsom",
+        "a fine and periodic penalty payments"): the fine is the action, the payment enforces it.
+        Not a fine recalled elsewhere in the sentence ("zusätzlich zur Strafe aus dem Vorjahr")."""
+        pattern = dict(lex.actions).get("fine")
+        for m in pattern.finditer(folded) if pattern else ():
+            gap = (folded[m.end():payment.start()] if m.end() <= payment.start()
+                   else folded[payment.end():m.start()] if m.start() >= payment.end() else "")
+            if _AND.fullmatch(gap):
+                return _Action("fine", "fine", True, segment, m.group(0), m.start())
+        return None
+
+    @staticmethod
     def _place_acts(seg: Segment, action: _Action) -> bool:
         """A country or state as the subject of the action: "France fines …", "Texas bans …"."""
         return any(0 <= action.start - hit.end <= 2 for hit in seg.places)
@@ -267,6 +308,8 @@ class Classifier:
                     continue
                 action_type, strong = _RULES[rule]
                 found = _Action(rule, action_type, strong, i, m.group(0), m.start())
+                if rule == "penalty_payment" and (fine := Classifier._fine_beside(lex, seg.folded, m, i)):
+                    found = fine  # a fine with a penalty payment to enforce it ("Boete en last onder dwangsom")
                 if strong:
                     strongest.append(found)
                     break
@@ -287,12 +330,13 @@ class Classifier:
         g = self._gazetteer
         authority = lex.cues["authority"]
         title, summary = segments
+        picks = [*places, lex.home] if lex.home else places  # what tells same-named bodies apart
         # a generic noun counts as a name when a place in the text picks its body
         # ("Information Commissioner" in an item about Australians)
         named = [[h for h in seg.regulators if not g.is_generic(h)]
                  + [h for h in seg.regulators if g.is_generic(h) and g.anchored(h, places)]
                  for seg in segments]
-        if named[0] and (reg := self._resolve(title, named[0][0], places)):
+        if named[0] and (reg := self._resolve(title, named[0][0], picks)):
             return reg
         if reg := generic_regulator(title, authority, g):
             return reg
@@ -302,7 +346,7 @@ class Classifier:
             return g.attorney_general(states[0])
         if state := state_party(segments, lex, g):
             return g.attorney_general(state)
-        if named[1] and (reg := self._resolve(summary, named[1][0], places)):
+        if named[1] and (reg := self._resolve(summary, named[1][0], picks)):
             return reg
         if reg := generic_regulator(summary, authority, g):
             return reg
@@ -313,11 +357,11 @@ class Classifier:
                     if code and (reg := g.national(code)):
                         return reg
         for seg in segments:
-            if seg.regulators and (reg := self._resolve(seg, seg.regulators[0], places)):
+            if seg.regulators and (reg := self._resolve(seg, seg.regulators[0], picks)):
                 return reg
         if action_type == "judgment":  # a court acted: its name, or none (not a regulator's by default)
             return court_name(title, lex) or court_name(summary, lex)
-        if source := self._source_regulator(item, places):
+        if source := self._source_regulator(item, picks):
             return source
         if action is not None and action.rule == "settlement":
             return None

@@ -52,6 +52,8 @@ class MoneyWords:
     per_period: tuple[str, ...]
     #: the grouping separator in figures ("." in "1.400 millones", "," in "1,400 million")
     thousands: str | None = None
+    #: words for a currency several countries share ("kroner"): the jurisdiction's then applies
+    local: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class Lexicon:
     nouns_capitalised: bool = False
     #: nouns a capitalised word before them describes rather than names ("Essex school")
     descriptive_nouns: frozenset[str] = field(default_factory=frozenset)
+    #: the country where the language is mostly written, if one: it picks among same-named
+    #: bodies when the text names no place ("Datatilsynet" in Norwegian is Norway's)
+    home: str | None = None
 
 
 def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
@@ -128,6 +133,7 @@ def load_lexicon(path: Path) -> Lexicon:
             currencies={fold(str(k)): str(v) for k, v in (money.get("currencies") or {}).items()},
             per_period=tuple(_strings(money, "per_period", path)),
             thousands=str(money["thousands"]) if money.get("thousands") else None,
+            local=tuple(fold(w) for w in _strings(money, "local", path)),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise LexiconError(f"{path.name}: money: {exc}") from exc
@@ -154,6 +160,7 @@ def load_lexicon(path: Path) -> Lexicon:
         cue_words=cue_words,
         nouns_capitalised=bool(data.get("nouns_capitalised")),
         descriptive_nouns=frozenset(fold(w) for w in _strings(data, "descriptive_nouns", path)),
+        home=str(data["home"]) if data.get("home") else None,
     )
 
 

@@ -21,6 +21,7 @@ Lexicon term syntax (see ``config/rules/README.md``):
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -34,10 +35,18 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 _DECOMPOSED_KANA_HANGUL = re.compile("[\u1100-\u11ff\u3099\u309a]")
 _BOUNDARY = r"(?<!\w)"
 GAP = r"(?:\W+\w+){0,6}?\W+"
+_ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,10});")
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 
 
 def display(text: str) -> str:
-    """Original casing and accents, with quotes, dashes and spaces unified (NFC)."""
+    """Original casing and accents, with quotes, dashes and spaces unified (NFC). Markup left
+    by a feed that escaped its HTML twice ("&amp;quot;" parses to "&quot;", "&lt;p&gt;" to
+    "<p>") is undone: tags become spaces, entities their characters."""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text and _ENTITY.search(text):
+        text = html.unescape(text)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
         if _TYPOGRAPHIC.search(text):  # translate() walks every character: six times slower than this
