@@ -7,6 +7,7 @@ import re
 import pytest
 
 from frwatch.classify import Classifier, ItemText
+from frwatch.classify.lexicon import LexiconError, load_lexicon
 from frwatch.classify.text import compile_terms, term_regex
 
 
@@ -239,3 +240,62 @@ def test_broadened_action_vocabulary(clf, language, title, summary, action_type)
     v = verdict(clf, title, summary, language)
     assert v.is_enforcement, v.reasons
     assert v.action_type == action_type, v.reasons
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    # a negated cue: no action of the item's
+    ("en", "Regulator ends review of supermarket's facial recognition trial with no fine",
+     "The Information Commissioner's Office said the chain had stopped the trial."),
+    ("de", "Gesichtserkennung im Supermarkt: Datenschutzbehörde verhängt keine Strafe",
+     "Die Kette hat die Kameras abgeschaltet."),
+    ("fr", "Reconnaissance faciale : pas d'amende pour la mairie, selon la CNIL",
+     "La commune a retiré les caméras avant la fin du contrôle."),
+    # a relative clause recalls what someone did before
+    ("en", "Police to put permanent facial recognition cameras in town centre",
+     "The Information Commissioner's Office, which fined a retailer £2m in 2021, said it would watch the rollout."),
+    ("it", "Telecamere con riconoscimento facciale in stazione dal prossimo mese",
+     "Il Garante, che aveva sanzionato il comune nel 2021, chiede informazioni."),
+    # a summary sentence dated before the news
+    ("en", "Social network brings back facial recognition to fight scam adverts",
+     "The test starts next month. Earlier this year the company agreed to pay $1bn to settle a lawsuit over its old tagging tool."),
+    # roundups and a record of past fines
+    ("en", "Facial recognition in review: a year of fines and new laws",
+     "We look back on the regulators' biggest decisions."),
+    ("en", "Face search start-up passes 40 billion images",
+     "The company has faced fines from several European regulators, which it has not paid."),
+])
+def test_actions_negated_recalled_or_reviewed_are_not_the_news(clf, language, title, summary) -> None:
+    assert not verdict(clf, title, summary, language=language).is_enforcement
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "action_type"), [
+    # the same cues asserted stay actions; a negation further off does not reach them
+    ("en", "Regulator fines supermarket £1m over facial recognition trial",
+     "The Information Commissioner's Office said there was no doubt the chain broke the law.", "fine"),
+    ("de", "Gesichtserkennung: Datenschutzbehörde verhängt Strafe gegen Supermarkt",
+     "Die Kette hatte keine Einwilligung der Kunden eingeholt.", "fine"),
+    # a relative clause with the news in the headline
+    ("en", "ICO fines retailer £2m over facial recognition",
+     "The retailer, which was warned in 2021, must also delete the images.", "fine"),
+    # a negated cue yields to the next one
+    ("en", "ICO issues no fine but orders retailer to delete facial recognition data", "", "deletion_order"),
+])
+def test_asserted_actions_survive_the_negation_and_clause_checks(clf, language, title, summary, action_type) -> None:
+    v = verdict(clf, title, summary, language=language)
+    assert v.is_enforcement and v.action_type == action_type
+
+
+def test_a_figure_floor_after_the_cue_is_no_negation(clf) -> None:
+    v = verdict(clf, "Retailer fined no less than £3m over facial recognition",
+                "The Information Commissioner's Office said the chain broke the law.", language="en")
+    assert v.is_enforcement and v.action_type == "fine" and v.amount == 3_000_000
+
+
+def test_a_word_yaml_reads_as_a_boolean_is_refused_in_a_rules_file(tmp_path) -> None:
+    # YAML 1.1 reads a bare no, yes, on or off as a boolean: "on" had silently left the English stopwords
+    path = tmp_path / "xx.yaml"
+    path.write_text("language: xx\nstopwords: [the, on]\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="'stopwords' holds True.*quote it"):
+        load_lexicon(path)
+    path.write_text('language: xx\nstopwords: [the, "on"]\n', encoding="utf-8")
+    assert "on" in load_lexicon(path).stopwords

@@ -276,6 +276,21 @@ class Classifier:
         return near if any(near) else found
 
     @staticmethod
+    def _unasserted(lex: Lexicon, folded: str, cue: re.Match[str], segment: int) -> bool:
+        """The action cue is negated (before: "no fine"; after: "verhängt keine Strafe"),
+        describes someone's past in a relative clause, or (in the summary) stands in a sentence
+        that opens by dating it before the news."""
+        at = cue.start()
+        if lex.unasserted is not None and lex.unasserted.search(folded, max(0, at - 60), at):
+            return True
+        if lex.negated_after is not None and lex.negated_after.match(folded, cue.end()):
+            return True
+        if segment and lex.past_opener is not None:
+            start = _sentence(folded, at)[0]
+            return lex.past_opener.match(folded, start) is not None
+        return False
+
+    @staticmethod
     def _fine_beside(lex: Lexicon, folded: str, payment: re.Match[str], segment: int) -> _Action | None:
         """A fine joined to a penalty payment's cue by "and" ("Boete en last onder dwangsom",
         "a fine and periodic penalty payments"): the fine is the action, the payment enforces it.
@@ -304,6 +319,8 @@ class Classifier:
         for i, seg in enumerate(segments):
             for rule, pattern in lex.actions:
                 m = pattern.search(seg.folded) if possible[i] & bits["action", rule] else None
+                while m and Classifier._unasserted(lex, seg.folded, m, i):
+                    m = pattern.search(seg.folded, max(m.end(), m.start() + 1))
                 if not m:
                     continue
                 action_type, strong = _RULES[rule]

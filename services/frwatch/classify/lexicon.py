@@ -85,12 +85,21 @@ class Lexicon:
     #: the country where the language is mostly written, if one: it picks among same-named
     #: bodies when the text names no place ("Datatilsynet" in Norwegian is Norway's)
     home: str | None = None
+    #: before an action cue, what makes it no action of the item's: a negation ("keine Strafe",
+    #: "without a fine") or a relative clause describing someone's past ("the ICO, which fined …")
+    unasserted: re.Pattern[str] | None = None
+    #: right after an action cue, a negation of what it imposes ("verhängt keine Strafe")
+    negated_after: re.Pattern[str] | None = None
+    #: a sentence opening that dates what follows before the news ("Earlier this year, …")
+    past_opener: re.Pattern[str] | None = None
 
 
 def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
     value = data.get(key) or []
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
         raise LexiconError(f"{path.name}: {key!r} must be a list of strings")
+    if booleans := [v for v in value if isinstance(v, bool)]:  # YAML reads a bare no, yes, on, off so
+        raise LexiconError(f"{path.name}: {key!r} holds {booleans[0]!r}, a word YAML reads as a boolean: quote it")
     return [str(v) for v in value]
 
 
@@ -161,7 +170,30 @@ def load_lexicon(path: Path) -> Lexicon:
         nouns_capitalised=bool(data.get("nouns_capitalised")),
         descriptive_nouns=frozenset(fold(w) for w in _strings(data, "descriptive_nouns", path)),
         home=str(data["home"]) if data.get("home") else None,
+        unasserted=_unasserted(_strings(data, "negations", path), _strings(data, "relative_pronouns", path)),
+        negated_after=_negated_after(_strings(data, "negations", path)),
+        past_opener=compile_terms(_strings(data, "past_openers", path), digraphs),
     )
+
+
+def _negated_after(negations: list[str]) -> re.Pattern[str] | None:
+    words = "|".join(re.escape(fold(w)) for w in negations)
+    # not an amount's floor or an addition: "fined no less than", "not only fined"
+    return re.compile(rf"\W+(?:{words})(?!\w)(?!\W+(?:less|more|later|only|just|weniger|moins|meno)\b)") if words else None
+
+
+def _unasserted(negations: list[str], pronouns: list[str]) -> re.Pattern[str] | None:
+    """What, right before an action cue (searched on the folded text up to it), unasserts it: a
+    negation with at most one word between ("no fine", "keine Strafe", "not been fined"), or a
+    relative pronoun after a comma with at most three ("…, which fined", "…, qui a infligé")."""
+    parts = []
+    if negations:
+        words = "|".join(re.escape(fold(w)) for w in negations)
+        parts.append(rf"(?<!\w)(?:{words})(?:\W+\w+)?\W+$")
+    if pronouns:
+        words = "|".join(re.escape(fold(w)) for w in pronouns)
+        parts.append(rf",\s*(?:{words})(?:\W+\w+){{0,3}}\W+$")
+    return re.compile("|".join(parts)) if parts else None
 
 
 def load_lexicons(rules_dir: Path) -> dict[str, Lexicon]:
