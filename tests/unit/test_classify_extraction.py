@@ -431,3 +431,16 @@ def test_a_penalty_payments_amount_is_the_one_stated_with_it(clf, title, summary
 ])
 def test_a_fine_joined_to_a_penalty_payment_is_the_action(clf, language, title, action_type) -> None:
     assert verdict(clf, title, language=language).action_type == action_type
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    # a country with an elided article is no target
+    ("fr", "L'Espagne interdit à Visiotech de traiter les visages de ses citoyens",
+     "Le régulateur espagnol a infligé 2 millions d'euros à la société Visiotech.", "Visiotech"),
+    # a county before "academy" describes it; the academy's name follows
+    ("en", "ICO reprimands Devon academy over facial recognition in canteen",
+     "Oakfield Park Academy used the system for a year without an impact assessment.", "Oakfield Park Academy"),
+])
+def test_no_target_from_a_place_before_its_noun_or_after_an_elided_article(clf, language, title, summary,
+                                                                            target) -> None:
+    assert verdict(clf, title, summary, language=language).target == target

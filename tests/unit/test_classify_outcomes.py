@@ -299,3 +299,9 @@ def test_a_word_yaml_reads_as_a_boolean_is_refused_in_a_rules_file(tmp_path) -> 
         load_lexicon(path)
     path.write_text('language: xx\nstopwords: [the, "on"]\n', encoding="utf-8")
     assert "on" in load_lexicon(path).stopwords
+
+
+def test_portuguese_settlement_phrasings(clf) -> None:
+    v = verdict(clf, "Rede social vai pagar US$ 500 milhões ao estado para encerrar ação sobre reconhecimento facial",
+                "A empresa fechou um acordo com o procurador-geral do estado.", language="pt")
+    assert v.is_enforcement and v.action_type == "settlement" and (v.amount, v.currency) == (500_000_000, "USD")

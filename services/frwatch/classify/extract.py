@@ -13,6 +13,7 @@ from frwatch.classify.money import Money
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator
 from frwatch.classify.text import fold, uppercase_class
 
+_ELIDED = re.compile(r"^(?:l|d|dell|all|dall|nell|sull)['’]")  # an elided article: l'Italie, dell'Italia
 _UP = uppercase_class()
 _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
 _GAP = r"(?:\s+\S+){0,4}?\s+"
@@ -110,7 +111,8 @@ class TargetFinder:
             tokens.pop(0)  # "Gesichtserkennungsfirma Clearview" → "Clearview"
         cleaned = " ".join(tokens)
         key = fold(cleaned)
-        if (key in gazetteer_words or (len(tokens) == 1 and key in self._lex.vocabulary)
+        if (key in gazetteer_words or _ELIDED.sub("", key) in gazetteer_words  # "L'Italie interdit …"
+                or (len(tokens) == 1 and key in self._lex.vocabulary)
                 or len(cleaned) > MAX_TARGET or not identifies(cleaned)):
             return None  # not a name, or one without an identifying word ("Inc", "the Council")
         return cleaned
