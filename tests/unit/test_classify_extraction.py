@@ -444,3 +444,34 @@ def test_a_fine_joined_to_a_penalty_payment_is_the_action(clf, language, title, 
 def test_no_target_from_a_place_before_its_noun_or_after_an_elided_article(clf, language, title, summary,
                                                                             target) -> None:
     assert verdict(clf, title, summary, language=language).target == target
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "regulator", "jurisdiction"), [
+    # an English county or town places a generic watchdog
+    ("en", "Norfolk college reprimanded over facial recognition at the gates",
+     "The data watchdog said the college had not assessed the risks.", "ICO", "GB"),
+    # an Australian state does, and an Italian "Commissaria" is an authority
+    ("en", "Retailer's facial recognition cameras broke privacy law, commissioner finds",
+     "The chain scanned shoppers in Queensland stores for three years.", "OAIC", "AU"),
+    ("it", "Australia, supermercati hanno violato la privacy con il riconoscimento facciale",
+     "Secondo la Commissaria alla privacy australiana i dati sono stati raccolti senza consenso.", "OAIC", "AU"),
+])
+def test_more_places_and_authority_nouns(clf, language, title, summary, regulator, jurisdiction) -> None:
+    v = verdict(clf, title, summary, language=language)
+    assert v.is_enforcement and (v.regulator, v.jurisdiction) == (regulator, jurisdiction)
+
+
+def test_a_hyphenated_compound_amount(clf) -> None:
+    v = verdict(clf, "Gesichtserkennung: 90-Millionen-Dollar-Vergleich mit Foto-App genehmigt",
+                "Ein US-Bundesrichter hat den Vergleich in der Sammelklage abgesegnet.", language="de")
+    assert v.action_type == "settlement" and (v.amount, v.currency) == (90_000_000, "USD")
+
+
+def test_a_regulator_condemning_a_company_to_pay_fines_it(clf) -> None:
+    v = verdict(clf, "Le gendarme espagnol des données condamne une salle de sport à 300 000 euros",
+                "L'AEPD reproche à la salle d'avoir imposé la reconnaissance faciale à l'entrée.", language="fr")
+    assert (v.action_type, v.regulator, v.amount) == ("fine", "AEPD", 300_000)
+    # a court's condemnation stays a judgment
+    v = verdict(clf, "Le tribunal condamne une salle de sport à 300 000 euros pour la reconnaissance faciale",
+                "", language="fr")
+    assert v.action_type == "judgment"

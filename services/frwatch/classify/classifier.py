@@ -232,6 +232,9 @@ class Classifier:
             target = self._gazetteer.canonical_entity(target)
         found = [self._money.find_all(s.raw, lex.money.thousands, s.folded) for s in segments]
         money = choose_amount(self._after_cue(lex, segments, found) if action_type == "penalty_payment" else found)
+        if action_type == "judgment" and money and not court and isinstance(regulator, Regulator) \
+                and regulator.kind == "dpa":
+            action_type = "fine"  # a regulator "condemns" a company to pay: its fine, no court's judgment
         amount = money.amount if money else None
         currency = money.currency if money else None
         if money and currency is None and jurisdiction:

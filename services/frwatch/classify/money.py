@@ -85,9 +85,11 @@ class MoneyParser:
         tight = _alternation(k for k in self._scales if len(k) <= 2 and not _CJK.search(k))
         loose = _alternation(k for k in self._scales if len(k) > 2 and not _CJK.search(k))
         scale = rf"(?:(?P<tight>{tight})|\s?(?P<loose>{loose})\.?)(?!\w)"
+        # a compound joins the figure, its scale and its currency with hyphens: "650-Millionen-Dollar-Vergleich"
+        joined = rf"(?:(?P<tight>{tight})|[\s-]?(?P<loose>{loose})\.?)(?!\w)"
         patterns = [
             re.compile(rf"(?<![\w$])(?P<pre>{prefix})\s?{_NUMBER}(?:{scale})?(?!\d)"),
-            re.compile(rf"(?<![\w.,]){_NUMBER}(?:{scale})?\s?(?:(?:de|di|d'|of)\s?)?"
+            re.compile(rf"(?<![\w.,]){_NUMBER}(?:{joined})?[\s-]?(?:(?:de|di|d'|of)\s?)?"
                        rf"(?P<post>{suffix})(?!\w)"),
         ]
         cjk_currencies = [k for k in self._currency if _CJK.search(k)]
