@@ -39,6 +39,16 @@ def test_appeal_judgment_is_related_even_soon() -> None:
     assert match_event(appeal, [("e1", facts())]) == ("related", "e1")
 
 
+def test_a_penalty_payment_and_a_fine_of_one_amount_are_one_action_told_two_ways() -> None:
+    payment = facts(action_type="penalty_payment", amount=200_000.0, occurred_at=DAY + timedelta(days=1))
+    assert match_event(payment, [("e1", facts(amount=200_000.0))]) == ("same", "e1")
+    # of different amounts, the payment enforcing a fine is an action of its own
+    assert match_event(payment, [("e1", facts())]) == ("related", "e1")
+    # a judgment is never the same action as the fine it rules on, even of the same amount
+    ruling = facts(action_type="judgment", amount=1_000_000.0, occurred_at=DAY + timedelta(days=1))
+    assert match_event(ruling, [("e1", facts())]) == ("related", "e1")
+
+
 def test_a_name_of_generic_words_only_joins_like_no_name() -> None:
     """"Department fined …" names nobody: it joins the same regulator's report that names the
     Department of Social Protection, as a report with no target at all would."""

@@ -100,10 +100,13 @@ def _amounts_agree(a: EventFacts, b: EventFacts) -> bool | None:
     return abs(x - y) <= AMOUNT_TOLERANCE * max(x, y)
 
 
-def _actions_compatible(a: str | None, b: str | None) -> bool:
+def _actions_compatible(a: str | None, b: str | None, amounts: bool | None) -> bool:
     """Reports of one action may name it differently (a fine "and an order to delete"), but an
-    appeal judgment or a later penalty payment is a different action."""
+    appeal judgment or a later penalty payment is a different action. A penalty payment and a
+    fine of the same amount are one told two ways: a payment's amount is not its fine's."""
     if a is None or b is None or a == b:
+        return True
+    if amounts and {a, b} == {"fine", "penalty_payment"}:
         return True
     return not ({a, b} & {"judgment", "penalty_payment"})
 
@@ -126,7 +129,7 @@ def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     jurisdiction_ok = (facts.jurisdiction is None or other.jurisdiction is None
                        or facts.jurisdiction.split("-")[0] == other.jurisdiction.split("-")[0])
     if (regulator_ok and jurisdiction_ok and (gap is None or gap <= GROUP_WINDOW)
-            and amounts is not False and _actions_compatible(facts.action_type, other.action_type)):
+            and amounts is not False and _actions_compatible(facts.action_type, other.action_type, amounts)):
         closeness = (2.0 if amounts else 0.0) + (1.0 if facts.action_type == other.action_type else 0.0)
         closeness += 1.0 if gap is None else 1.0 - gap / GROUP_WINDOW
         return "same", closeness
