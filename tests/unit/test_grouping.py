@@ -49,6 +49,16 @@ def test_a_penalty_payment_and_a_fine_of_one_amount_are_one_action_told_two_ways
     assert match_event(ruling, [("e1", facts())]) == ("related", "e1")
 
 
+def test_a_nameless_warning_or_reprimand_does_not_join_the_same_bodys_fine() -> None:
+    fine = facts(target="Acme AI", occurred_at=None)
+    warning = facts(target=None, action_type="warning", amount=None, currency=None, occurred_at=None)
+    assert match_event(warning, [("e1", fine)])[0] != "same"
+    # two nameless reports of one finding, told as a reprimand and as a breach, still join
+    finding = facts(target=None, action_type="determination", amount=None, currency=None)
+    reprimand = facts(target="Hill School", action_type="reprimand", amount=None, currency=None)
+    assert match_event(finding, [("e1", reprimand)]) == ("same", "e1")
+
+
 def test_a_name_of_generic_words_only_joins_like_no_name() -> None:
     """"Department fined …" names nobody: it joins the same regulator's report that names the
     Department of Social Protection, as a report with no target at all would."""

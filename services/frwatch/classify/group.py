@@ -40,6 +40,9 @@ stores store operating associate associates dealers department
 #: name: "Scottish Government" is not "Scottish Police Authority".
 _VAGUE = frozenset({"state", "government"})
 
+_LESSER = frozenset({"warning", "reprimand"})
+_MONETARY = frozenset({"fine", "settlement", "penalty_payment"})
+
 Relation = Literal["same", "related", "new"]
 
 
@@ -111,6 +114,11 @@ def _actions_compatible(a: str | None, b: str | None, amounts: bool | None) -> b
     return not ({a, b} & {"judgment", "penalty_payment"})
 
 
+def _lesser_and_monetary(a: EventFacts, b: EventFacts) -> bool:
+    kinds = {a.action_type, b.action_type}
+    return bool(kinds & _LESSER) and bool(kinds & _MONETARY)
+
+
 def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     amounts = _amounts_agree(facts, other)
     same_regulator = bool(facts.regulator and facts.regulator == other.regulator)
@@ -118,7 +126,9 @@ def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
            if facts.occurred_at and other.occurred_at else None)
     unnamed = not identifies(facts.target) or not identifies(other.target)  # "the Department"
     party = (same_party(facts.target, other.target)
-             or (same_regulator and (amounts is True or unnamed))
+             # a report that names nobody joins the same body's action, but not a warning or
+             # reprimand to a fine: a body gives those instead of fining ("AP warns supermarket")
+             or (same_regulator and (amounts is True or unnamed and not _lesser_and_monetary(facts, other)))
              # a report that names nobody joins a same-kind action reported the same days
              or (unnamed and facts.action_type == other.action_type and gap is not None
                  and gap <= SAME_DAYS))
