@@ -46,16 +46,27 @@ FLOORS: dict[str, dict[str, float]] = {
                        "acc_amount+currency": 0.90, "acc_regulator": 0.80, "acc_target": 0.80},
     # three in four items not in English
     "holdout6_items": {"recall": 0.95, "precision": 0.90, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
-                       "acc_amount+currency": 0.90, "acc_regulator": 0.75, "acc_target": 0.75},
+                       "acc_amount+currency": 0.90, "acc_regulator": 0.75, "acc_target": 0.75,
+                       "grouping_pairwise_f1": 0.85},
     # law-firm alerts, wire copy, Title Case headlines
     "holdout7_items": {"recall": 0.95, "precision": 0.90, "acc_regulator": 0.90, "acc_jurisdiction": 0.90,
-                       "acc_amount+currency": 0.90, "acc_action_type": 0.80, "acc_target": 0.75},
+                       "acc_amount+currency": 0.90, "acc_action_type": 0.85, "acc_target": 0.75,
+                       "grouping_pairwise_f1": 0.85},
     # fifteen actions each reported two to four ways
     "holdout8_items": {"recall": 0.95, "precision": 0.95, "acc_jurisdiction": 0.90, "acc_amount+currency": 0.90,
                        "acc_regulator": 0.75, "acc_target": 0.70, "grouping_pairwise_f1": 0.80},
     # small regulators, workplaces, opinions and annual reports in the dev set's languages
     "holdout9_items": {"recall": 0.95, "precision": 0.90, "acc_jurisdiction": 0.90, "acc_amount+currency": 0.90,
-                       "acc_regulator": 0.80, "acc_action_type": 0.85, "acc_target": 0.60},
+                       "acc_regulator": 0.80, "acc_action_type": 0.85, "acc_target": 0.60,
+                       "grouping_pairwise_f1": 0.80},
+    # feed noise: entities and tags left as text, datelines, digests, background mentions
+    "holdout10_items": {"recall": 0.95, "precision": 0.95, "acc_regulator": 0.90, "acc_jurisdiction": 0.90,
+                        "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.90,
+                        "grouping_pairwise_f1": 0.90},
+    # sixteen actions told two to five ways, Clearview's by six bodies among them
+    "holdout11_items": {"recall": 0.90, "precision": 0.90, "acc_regulator": 0.90, "acc_jurisdiction": 0.90,
+                        "acc_action_type": 0.85, "acc_amount+currency": 0.90, "acc_target": 0.90,
+                        "grouping_pairwise_f1": 0.90},
 }
 
 
