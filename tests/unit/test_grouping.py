@@ -39,9 +39,12 @@ def test_appeal_judgment_is_related_even_soon() -> None:
     assert match_event(appeal, [("e1", facts())]) == ("related", "e1")
 
 
-def test_a_penalty_payment_and_a_fine_of_one_amount_are_one_action_told_two_ways() -> None:
+def test_a_penalty_payment_and_another_kind_of_one_amount_are_one_action_told_two_ways() -> None:
     payment = facts(action_type="penalty_payment", amount=200_000.0, occurred_at=DAY + timedelta(days=1))
     assert match_event(payment, [("e1", facts(amount=200_000.0))]) == ("same", "e1")
+    # "hits the firm with an extra €200,000 for ignoring the deletion order", read as the order
+    order = facts(action_type="deletion_order", amount=200_000.0)
+    assert match_event(payment, [("e1", order)]) == ("same", "e1")
     # of different amounts, the payment enforcing a fine is an action of its own
     assert match_event(payment, [("e1", facts())]) == ("related", "e1")
     # a judgment is never the same action as the fine it rules on, even of the same amount
