@@ -448,7 +448,7 @@ def test_no_target_from_a_place_before_its_noun_or_after_an_elided_article(clf, 
 
 @pytest.mark.parametrize(("language", "title", "summary", "regulator", "jurisdiction"), [
     # an English county or town places a generic watchdog
-    ("en", "Norfolk college reprimanded over facial recognition at the gates",
+    ("en", "Lincolnshire college reprimanded over facial recognition at the gates",
      "The data watchdog said the college had not assessed the risks.", "ICO", "GB"),
     # an Australian state does, and an Italian "Commissaria" is an authority
     ("en", "Retailer's facial recognition cameras broke privacy law, commissioner finds",

@@ -8,7 +8,7 @@ import pytest
 
 from frwatch.classify import Classifier, ItemText
 from frwatch.classify.lexicon import LexiconError, load_lexicon
-from frwatch.classify.text import compile_terms, term_regex
+from frwatch.classify.text import compile_terms, display, term_regex
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +305,56 @@ def test_portuguese_settlement_phrasings(clf) -> None:
     v = verdict(clf, "Rede social vai pagar US$ 500 milhões ao estado para encerrar ação sobre reconhecimento facial",
                 "A empresa fechou um acordo com o procurador-geral do estado.", language="pt")
     assert v.is_enforcement and v.action_type == "settlement" and (v.amount, v.currency) == (500_000_000, "USD")
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "action_type", "amount"), [
+    # a negation after a cue is a determiner only: "sin precedentes" negates nothing
+    ("es", "Reconocimiento facial: multa sin precedentes de la AEPD a un supermercado",
+     "La AEPD impone 2,5 millones de euros a la cadena.", "fine", 2_500_000),
+    # a negation before a cue does not reach across punctuation
+    ("it", "Riconoscimento facciale senza consenso, multa del Garante a un supermercato", "", "fine", None),
+    ("fr", "Reconnaissance faciale sans consentement : amende de la CNIL pour une mairie", "", "fine", None),
+    # a relative clause in a headline, with punctuation before the cue, or a recall beside the news
+    ("en", "Face search firm, which scraped photos, fined €30.5m by Dutch watchdog", "", "fine", 30_500_000),
+    ("en", "Face search firm, which has faced fines across Europe, hit with €30.5m Dutch fine", "", "fine",
+     30_500_000),
+    # "last year's" opens no back-dated sentence
+    ("en", "Italian watchdog acts on face search firm after complaint",
+     "Last year's complaint by an NGO led the Garante to fine the firm €20m on Tuesday.", "fine", 20_000_000),
+    # a fine recalled with other steps is not coordinated with the penalty payment
+    ("de", "Gesichtserkennung: nach Bußgeld und Anordnung nun Zwangsgeld gegen Foto-App",
+     "Die CNIL setzt das Zwangsgeld fest.",
+     "penalty_payment", None),
+    # "multa" inside "multa coercitiva" is no fine: the payment's own amount
+    ("es", "Reconocimiento facial: la AEPD impone una multa coercitiva a un gimnasio",
+     "La multa de 2,5 millones de euros sigue impagada. La AEPD impone ahora una multa coercitiva de "
+     "300.000 euros.", "penalty_payment", 300_000),
+    # a price in a hyphenated name is no amount
+    ("de", "Gesichtserkennung bei 49-Euro-Ticket-Kontrollen: Datenschutzbehörde verhängt Bußgeld von 200.000 Euro",
+     "", "fine", 200_000),
+])
+def test_review_cases_keep_their_action_and_amount(clf, language, title, summary, action_type, amount) -> None:
+    v = verdict(clf, title, summary, language=language)
+    assert v.is_enforcement and v.action_type == action_type and v.amount == amount
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "currency"), [
+    ("da", "Datatilsynet giver bøde på 500.000 kr for ansigtsgenkendelse", "", "DKK"),
+    ("no", "Datatilsynet gir overtredelsesgebyr på 500 000 kroner for ansiktsgjenkjenning", "", "NOK"),
+    ("sv", "IMY: sanktionsavgift på 200 000 kr för ansiktsigenkänning", "", "SEK"),
+])
+def test_kr_and_kroner_take_the_jurisdictions_currency(clf, language, title, summary, currency) -> None:
+    assert verdict(clf, title, summary, language=language).currency == currency
+
+
+@pytest.mark.parametrize(("language", "title"), [
+    ("pt", "Justiça encerra ação contra operadora de metrô por reconhecimento facial"),  # a dismissal
+    ("it", "Riconoscimento facciale allo stadio: sanzioni ai tifosi, dice il commissariato"),  # a police station
+])
+def test_review_cases_that_are_no_enforcement(clf, language, title) -> None:
+    assert not verdict(clf, title, language=language).is_enforcement
+
+
+def test_only_html_tags_are_stripped() -> None:
+    assert display("Turnover <USD 5m or >USD 10m") == "Turnover <USD 5m or >USD 10m"
+    assert display("&lt;p&gt;Fined £5m&lt;/p&gt;") == "Fined £5m"

@@ -26,25 +26,15 @@ from frwatch.classify.extract import (
     place_codes,
     state_party,
 )
-from frwatch.classify.lexicon import ACTION_RULES, LanguageGuess, Lexicon, load_lexicons
+from frwatch.classify.lexicon import ACTION_RULES, MONETARY, LanguageGuess, Lexicon, load_lexicons
 from frwatch.classify.money import Money, MoneyParser, Rates
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator, Words
 from frwatch.classify.text import display, fold, fold_display
 
 THRESHOLD = 0.5
 _RULES = {rule: (action, strong) for rule, action, strong in ACTION_RULES}
-_MONETARY = {"fine", "settlement", "penalty_payment"}
 _FINDINGS = {"determination"}
-# "and" between two cues, with at most two words (an article, an adjective) beside it
-_AND = re.compile(r"\W+(?:\w+\W+)?(?:and|en|et|und|e|y|och|og|i|oraz|ve|plus|ed|kai|και)\W+(?:\w+\W+){0,2}")
-_SENTENCE_END = re.compile(r"[.;!?](?:\s|$)")
-
-
-def _sentence(text: str, at: int) -> tuple[int, int]:
-    """The span of the sentence of ``text`` around position ``at``."""
-    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, at)), default=0)
-    end = _SENTENCE_END.search(text, at)
-    return start, end.end() if end else len(text)
+_SENTENCE_END = re.compile(r"[.;!?]\s")  # rough: "U.S. regulator" ends one too
 LANGUAGE_ALIASES = {"nb": "no", "nn": "no"}  # Norwegian's written forms share one lexicon
 
 
@@ -112,9 +102,9 @@ class Classifier:
         for lex in lexicons.values():
             scales.update(lex.money.scales)
             words.update(lex.money.currencies)
+            words.update(dict.fromkeys(lex.money.local, ""))  # no code: the jurisdiction's
             per_period.extend(lex.money.per_period)
-        # words after a bare figure that keep it money: function words, a shared currency's name
-        function_words = {w for lex in lexicons.values() for w in (*lex.stopwords, *lex.money.local)}
+        function_words = {w for lex in lexicons.values() for w in lex.stopwords}
         money = MoneyParser(symbols, scales, words, per_period, function_words)
         return cls(lexicons, Gazetteer.load(rules_dir.parent / "regulators.yaml"), money, rates)
 
@@ -216,7 +206,7 @@ class Classifier:
         action_type = action.action_type if action else None
         # a court acts: one named where the action is, or the only body the item names (not a
         # court the user may go to: "Hamburg data protection chief orders … will challenge in court")
-        if action_type and action_type not in _MONETARY and (
+        if action_type and action_type not in MONETARY and (
                 (court and any(i == action.segment for i, _ in court)) or (court and not named and not authority)):
             action_type = "judgment"
         regulator = self._regulator(lex, segments, places, action, item, action_type)
@@ -232,13 +222,13 @@ class Classifier:
             target = self._gazetteer.canonical_entity(target)
         found = [self._money.find_all(s.raw, lex.money.thousands, s.folded) for s in segments]
         money = choose_amount(self._after_cue(lex, segments, found) if action_type == "penalty_payment" else found)
-        if action_type == "judgment" and money and not court and isinstance(regulator, Regulator) \
-                and regulator.kind == "dpa":
+        if (action_type == "judgment" and action is not None and not court and isinstance(regulator, Regulator)
+                and regulator.kind == "dpa" and _pays(segments[action.segment].folded, action, found[action.segment])):
             action_type = "fine"  # a regulator "condemns" a company to pay: its fine, no court's judgment
         amount = money.amount if money else None
         currency = money.currency if money else None
-        if money and currency is None and jurisdiction:
-            currency = self._local_currency(jurisdiction)
+        if money and currency is None and (jurisdiction or lex.home):
+            currency = self._local_currency(jurisdiction or lex.home)
         amount_eur = self._rates.to_eur(amount, currency,
                                         item.published.date() if item.published else None)
         return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
@@ -265,44 +255,51 @@ class Classifier:
     def _after_cue(lex: Lexicon, segments: tuple[Segment, ...], found: list[list[Money]]) -> list[list[Money]]:
         """The amounts in a sentence that states a penalty payment and no fine ("liquidation de
         l'astreinte pour un montant de 5 200 000 euros"), when there are any: such an item
-        usually recalls the fine the payment enforces, whose amount is not the action's."""
-        actions = dict(lex.actions)
-        payment, fine = actions.get("penalty_payment"), actions.get("fine")
+        usually recalls the fine the payment enforces, whose amount is not the action's. A fine
+        cue inside the payment's own cue ("multa coercitiva") is no fine."""
+        payment, fine = lex.action_patterns.get("penalty_payment"), lex.action_patterns.get("fine")
         if payment is None:
             return found
         near: list[list[Money]] = []
         for seg, amounts in zip(segments, found):
-            spans = [span for cue in payment.finditer(seg.folded)
-                     for span in [_sentence(seg.folded, cue.start())]
-                     if not (fine and fine.search(seg.folded, *span))]
+            cues = list(payment.finditer(seg.folded))
+            spans = []
+            for cue in cues:
+                a, b = _sentence(seg.folded, cue.start())
+                fines = fine.finditer(seg.folded, a, b) if fine else ()
+                if not any(not any(f.start() < c.end() and c.start() < f.end() for c in cues) for f in fines):
+                    spans.append((a, b))
             near.append([m for m in amounts if not m.per_period and any(a <= m.start < b for a, b in spans)])
         return near if any(near) else found
 
     @staticmethod
     def _unasserted(lex: Lexicon, folded: str, cue: re.Match[str], segment: int) -> bool:
-        """The action cue is negated (before: "no fine"; after: "verhängt keine Strafe"),
-        describes someone's past in a relative clause, or (in the summary) stands in a sentence
-        that opens by dating it before the news."""
+        """The action cue is negated (before: "no fine"; after: "verhängt keine Strafe") or
+        recalled ("has faced fines"); or, in the summary, describes someone's past in a relative
+        clause or stands in a sentence that opens by dating it before the news."""
         at = cue.start()
         if lex.unasserted is not None and lex.unasserted.search(folded, max(0, at - 60), at):
             return True
         if lex.negated_after is not None and lex.negated_after.match(folded, cue.end()):
             return True
-        if segment and lex.past_opener is not None:
-            start = _sentence(folded, at)[0]
-            return lex.past_opener.match(folded, start) is not None
-        return False
+        if not segment:
+            return False
+        if lex.relative is not None and lex.relative.search(folded, max(0, at - 60), at):
+            return True
+        return lex.past_opener is not None and lex.past_opener.match(folded, _sentence(folded, at)[0]) is not None
 
     @staticmethod
     def _fine_beside(lex: Lexicon, folded: str, payment: re.Match[str], segment: int) -> _Action | None:
-        """A fine joined to a penalty payment's cue by "and" ("Boete en last onder dwangsom",
-        "a fine and periodic penalty payments"): the fine is the action, the payment enforces it.
-        Not a fine recalled elsewhere in the sentence ("zusätzlich zur Strafe aus dem Vorjahr")."""
-        pattern = dict(lex.actions).get("fine")
-        for m in pattern.finditer(folded) if pattern else ():
+        """A fine coordinated with a penalty payment's cue ("Boete en last onder dwangsom", "a
+        fine and periodic penalty payments"): the fine is the action, the payment enforces it.
+        Not a fine recalled elsewhere ("nach Bußgeld und Anordnung nun Zwangsgeld")."""
+        pattern, joined = lex.action_patterns.get("fine"), lex.coordination
+        if pattern is None or joined is None:
+            return None
+        for m in pattern.finditer(folded):
             gap = (folded[m.end():payment.start()] if m.end() <= payment.start()
                    else folded[payment.end():m.start()] if m.start() >= payment.end() else "")
-            if _AND.fullmatch(gap):
+            if joined.fullmatch(gap):
                 return _Action("fine", "fine", True, segment, m.group(0), m.start())
         return None
 
@@ -336,7 +333,7 @@ class Classifier:
                 weak = weak or found
             if strongest and strongest[0].action_type not in _FINDINGS:
                 return strongest[0]
-        if len(strongest) == 2 and strongest[1].action_type in _MONETARY:
+        if len(strongest) == 2 and strongest[1].action_type in MONETARY:
             return strongest[1]
         return strongest[0] if strongest else weak
 
@@ -444,6 +441,24 @@ class Classifier:
         """The currency of an amount written without one ("5 milioni di sanzione")."""
         country = jurisdiction.split("-")[0]
         return _LOCAL_CURRENCY.get(country)
+
+
+_APPEAL = re.compile(r"\b(?:appel|appeal|apelacion|appello|berufung|beroep|recurso)\b")
+
+
+def _pays(folded: str, action: _Action, amounts: Sequence[Money]) -> bool:
+    """An amount follows the cue in its sentence ("condamne Clearview AI à 7,5 millions"), and
+    the sentence tells of no appeal."""
+    a, b = _sentence(folded, action.start)
+    end = action.start + len(action.term)
+    return not _APPEAL.search(folded, a, b) and any(end <= m.start < min(b, end + 80) for m in amounts)
+
+
+def _sentence(text: str, at: int) -> tuple[int, int]:
+    """The span of the sentence of ``text`` around position ``at``."""
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, at)), default=0)
+    end = _SENTENCE_END.search(text, at)
+    return start, end.end() if end else len(text)
 
 
 _LOCAL_CURRENCY = {**dict.fromkeys(["FR", "IT", "DE", "NL", "ES", "GR", "PT", "IE", "AT", "BE",

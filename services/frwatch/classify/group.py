@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from frwatch.classify.lexicon import MONETARY
 from frwatch.classify.text import fold
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ stores store operating associate associates dealers department
 _VAGUE = frozenset({"state", "government"})
 
 _LESSER = frozenset({"warning", "reprimand"})
-_MONETARY = frozenset({"fine", "settlement", "penalty_payment"})
 
 Relation = Literal["same", "related", "new"]
 
@@ -110,14 +110,12 @@ def _actions_compatible(a: str | None, b: str | None, amounts: bool | None) -> b
     its fine's ("hits Clearview with extra €5.2M for ignoring the deletion order")."""
     if a is None or b is None or a == b:
         return True
-    if amounts and "judgment" not in {a, b}:
-        return True
-    return not ({a, b} & {"judgment", "penalty_payment"})
+    return "judgment" not in {a, b} and (bool(amounts) or "penalty_payment" not in {a, b})
 
 
 def _lesser_and_monetary(a: EventFacts, b: EventFacts) -> bool:
     kinds = {a.action_type, b.action_type}
-    return bool(kinds & _LESSER) and bool(kinds & _MONETARY)
+    return bool(kinds & _LESSER) and bool(kinds & MONETARY)
 
 
 def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
@@ -129,7 +127,7 @@ def _relation(facts: EventFacts, other: EventFacts) -> tuple[Relation, float]:
     party = (same_party(facts.target, other.target)
              # a report that names nobody joins the same body's action, but not a warning or
              # reprimand to a fine: a body gives those instead of fining ("AP warns supermarket")
-             or (same_regulator and (amounts is True or unnamed and not _lesser_and_monetary(facts, other)))
+             or (same_regulator and (amounts is True or (unnamed and not _lesser_and_monetary(facts, other))))
              # a report that names nobody joins a same-kind action reported the same days
              or (unnamed and facts.action_type == other.action_type and gap is not None
                  and gap <= SAME_DAYS))

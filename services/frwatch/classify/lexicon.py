@@ -36,6 +36,7 @@ ACTION_RULES: tuple[tuple[str, str, bool], ...] = (
     ("deletion_weak", "deletion_order", False),
     ("finding_weak", "determination", False),
 )
+MONETARY = frozenset({"fine", "settlement", "penalty_payment"})  # action types that state an amount
 CUE_KEYS = ("face", "face_weak", "other_biometric", "authority", "court", "attorney_general",
             "company_words")
 NEGATIVE_KEYS = ("hedge", "process", "legislation", "no_action", "favour", "opinion")
@@ -52,7 +53,7 @@ class MoneyWords:
     per_period: tuple[str, ...]
     #: the grouping separator in figures ("." in "1.400 millones", "," in "1,400 million")
     thousands: str | None = None
-    #: words for a currency several countries share ("kroner"): the jurisdiction's then applies
+    #: names of a currency several countries share ("kr", "kroner"): the jurisdiction's code applies
     local: tuple[str, ...] = ()
 
 
@@ -85,13 +86,20 @@ class Lexicon:
     #: the country where the language is mostly written, if one: it picks among same-named
     #: bodies when the text names no place ("Datatilsynet" in Norwegian is Norway's)
     home: str | None = None
-    #: before an action cue, what makes it no action of the item's: a negation ("keine Strafe",
-    #: "without a fine") or a relative clause describing someone's past ("the ICO, which fined …")
+    #: right before an action cue (searched up to it), what makes it no action of the item's: a
+    #: negation ("keine Strafe", "without a fine") or a recall of the past ("has faced fines")
     unasserted: re.Pattern[str] | None = None
-    #: right after an action cue, a negation of what it imposes ("verhängt keine Strafe")
+    #: right after an action cue, a negating determiner of what it imposes ("verhängt keine Strafe")
     negated_after: re.Pattern[str] | None = None
-    #: a sentence opening that dates what follows before the news ("Earlier this year, …")
+    #: right before a summary's action cue, a relative clause describing someone's past ("the
+    #: ICO, which fined …"), when the headline states no action
+    relative: re.Pattern[str] | None = None
+    #: a summary sentence opening that dates what follows before the news ("Earlier this year …")
     past_opener: re.Pattern[str] | None = None
+    #: the gap between two coordinated nouns: "and" with at most an article after it
+    coordination: re.Pattern[str] | None = None
+    #: each action rule's pattern
+    action_patterns: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
 
 
 def _strings(data: Mapping[str, Any], key: str, path: Path) -> list[str]:
@@ -169,31 +177,38 @@ def load_lexicon(path: Path) -> Lexicon:
         cue_words=cue_words,
         nouns_capitalised=bool(data.get("nouns_capitalised")),
         descriptive_nouns=frozenset(fold(w) for w in _strings(data, "descriptive_nouns", path)),
-        home=str(data["home"]) if data.get("home") else None,
-        unasserted=_unasserted(_strings(data, "negations", path), _strings(data, "relative_pronouns", path)),
-        negated_after=_negated_after(_strings(data, "negations", path)),
-        past_opener=compile_terms(_strings(data, "past_openers", path), digraphs),
+        home=_home(data, path),
+        unasserted=_before(_strings(data, "negations", path) + _strings(data, "recalling", path)),
+        # not an amount's floor: "fined no less than £3m"
+        negated_after=_words(_strings(data, "negating_determiners", path),
+                             r"\s+(?:{})(?!\w)(?!\s+(?:less|more|later|sooner|weniger|moins|meno|menos)\b)"),
+        relative=_words(_strings(data, "relative_pronouns", path), r",\s*(?:{})(?:\s+\w+){{0,3}}\s+$"),
+        past_opener=_words(_strings(data, "past_openers", path), r"(?:{})(?![\w'])(?!\s+(?:week|weeks|days|month)\b)"),
+        coordination=_words(_strings(data, "conjunctions", path), r"\s+(?:{})\s+(?:\w+\s+)?"),
+        action_patterns=dict(actions),
     )
 
 
-def _negated_after(negations: list[str]) -> re.Pattern[str] | None:
-    words = "|".join(re.escape(fold(w)) for w in negations)
-    # not an amount's floor or an addition: "fined no less than", "not only fined"
-    return re.compile(rf"\W+(?:{words})(?!\w)(?!\W+(?:less|more|later|only|just|weniger|moins|meno)\b)") if words else None
+def _home(data: Mapping[str, Any], path: Path) -> str | None:
+    home = data.get("home")
+    if home is not None and not isinstance(home, str):  # YAML reads a bare NO as False
+        raise LexiconError(f"{path.name}: 'home' must be a country code in quotes, not {home!r}")
+    return home or None
 
 
-def _unasserted(negations: list[str], pronouns: list[str]) -> re.Pattern[str] | None:
-    """What, right before an action cue (searched on the folded text up to it), unasserts it: a
-    negation with at most one word between ("no fine", "keine Strafe", "not been fined"), or a
-    relative pronoun after a comma with at most three ("…, which fined", "…, qui a infligé")."""
-    parts = []
-    if negations:
-        words = "|".join(re.escape(fold(w)) for w in negations)
-        parts.append(rf"(?<!\w)(?:{words})(?:\W+\w+)?\W+$")
-    if pronouns:
-        words = "|".join(re.escape(fold(w)) for w in pronouns)
-        parts.append(rf",\s*(?:{words})(?:\W+\w+){{0,3}}\W+$")
-    return re.compile("|".join(parts)) if parts else None
+def _words(words: list[str], template: str) -> re.Pattern[str] | None:
+    """``template`` with ``{}`` as the alternation of ``words`` (folded; spaces match any run)."""
+    if not words:
+        return None
+    alternation = "|".join(re.escape(fold(w)).replace(r"\ ", r"\s+") for w in words)
+    return re.compile(template.replace("{}", alternation, 1).replace("{{", "{").replace("}}", "}"))
+
+
+def _before(words: list[str]) -> re.Pattern[str] | None:
+    """A negation or recall right before a cue, with at most one word between and no
+    punctuation ("no fine", "not been fined", "has faced fines"; not "without consent, fined",
+    not "not only fined"); an elided article may join the cue ("pas d'amende")."""
+    return _words(words, r"(?<!\w)(?:{})(?:\s+(?!only\b|just\b|solo\b|seulement\b|nur\b)\w+)?\s+(?:\w{1,2}')?$")
 
 
 def load_lexicons(rules_dir: Path) -> dict[str, Lexicon]:

@@ -85,12 +85,13 @@ class MoneyParser:
         tight = _alternation(k for k in self._scales if len(k) <= 2 and not _CJK.search(k))
         loose = _alternation(k for k in self._scales if len(k) > 2 and not _CJK.search(k))
         scale = rf"(?:(?P<tight>{tight})|\s?(?P<loose>{loose})\.?)(?!\w)"
-        # a compound joins the figure, its scale and its currency with hyphens: "650-Millionen-Dollar-Vergleich"
-        joined = rf"(?:(?P<tight>{tight})|[\s-]?(?P<loose>{loose})\.?)(?!\w)"
         patterns = [
             re.compile(rf"(?<![\w$])(?P<pre>{prefix})\s?{_NUMBER}(?:{scale})?(?!\d)"),
-            re.compile(rf"(?<![\w.,]){_NUMBER}(?:{joined})?[\s-]?(?:(?:de|di|d'|of)\s?)?"
+            re.compile(rf"(?<![\w.,]){_NUMBER}(?:{scale})?\s?(?:(?:de|di|d'|of)\s?)?"
                        rf"(?P<post>{suffix})(?!\w)"),
+            # a compound joins figure, scale and currency with hyphens ("650-Millionen-Dollar-Vergleich");
+            # without a scale it is a price in a name ("49-Euro-Ticket")
+            re.compile(rf"(?<![\w.,]){_NUMBER}-(?P<loose>{loose})-(?P<post>{suffix})(?!\w)"),
         ]
         cjk_currencies = [k for k in self._currency if _CJK.search(k)]
         if cjk_currencies:
@@ -119,7 +120,7 @@ class MoneyParser:
         around = before[-8:] + " " + _NEXT_FIGURE.split(folded[m.end(): m.end() + 25])[0]
         return Money(
             amount=round(amount, 2),
-            currency=self._currency.get(code) if code else None,
+            currency=self._currency.get(code) or None if code else None,  # "" for a shared name ("kroner")
             start=m.start(),
             per_period=bool(self._per_period and self._per_period.search(around)),
             parenthetical="(" in before and ")" not in before,
