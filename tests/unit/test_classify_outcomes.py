@@ -358,3 +358,12 @@ def test_review_cases_that_are_no_enforcement(clf, language, title) -> None:
 def test_only_html_tags_are_stripped() -> None:
     assert display("Turnover <USD 5m or >USD 10m") == "Turnover <USD 5m or >USD 10m"
     assert display("&lt;p&gt;Fined £5m&lt;/p&gt;") == "Fined £5m"
+
+
+@pytest.mark.parametrize(("title", "enforcement"), [
+    ("Town council fined €150,000 for facial recognition at the town hall", True),
+    ("Hospital could be fined £2m over facial recognition", False),  # the hedge still counts
+    ("Town council fined for facial recognition at the town hall", False),  # no amount, no actor
+])
+def test_a_headline_fine_of_an_amount_implies_its_actor(clf, title, enforcement) -> None:
+    assert verdict(clf, title, language="en").is_enforcement is enforcement

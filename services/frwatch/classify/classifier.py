@@ -171,7 +171,8 @@ class Classifier:
         source = self._source_regulator(item)
         actor = (named or source is not None or bool(court or authority or ag)
                  or (action is not None and (action.rule in ("settlement", "judgment")
-                                             or self._place_acts(segments[action.segment], action))))
+                                             or self._place_acts(segments[action.segment], action)
+                                             or self._fined_an_amount(lex, segments[0], action))))
         if actor:
             score += 0.15 + (0.1 if named else 0.0)
             named_hits = [h.text for s in segments for h in s.regulators]
@@ -302,6 +303,12 @@ class Classifier:
             if joined.fullmatch(gap):
                 return _Action("fine", "fine", True, segment, m.group(0), m.start())
         return None
+
+    def _fined_an_amount(self, lex: Lexicon, title: Segment, action: _Action) -> bool:
+        """A headline telling a fine of an amount implies who imposed it ("School board fined
+        SEK 200,000 for facial recognition roll-call")."""
+        return (action.segment == 0 and action.action_type == "fine"
+                and bool(self._money.find_all(title.raw, lex.money.thousands, title.folded)))
 
     @staticmethod
     def _place_acts(seg: Segment, action: _Action) -> bool:
