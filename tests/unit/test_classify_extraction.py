@@ -475,3 +475,39 @@ def test_a_regulator_condemning_a_company_to_pay_fines_it(clf) -> None:
     v = verdict(clf, "Le tribunal condamne une salle de sport à 300 000 euros pour la reconnaissance faciale",
                 "", language="fr")
     assert v.action_type == "judgment"
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "regulator", "jurisdiction", "amount", "currency"), [
+    ("en", "Romanian DPA fines bakery 49,770 lei over facial recognition time clocks",
+     "The National Supervisory Authority for Personal Data Processing (ANSPDCP) sanctioned Pékség Alba SRL.",
+     "ANSPDCP", "RO", 49_770, "RON"),
+    ("en", "NAIH fines lender HUF 15 million over face matching in remote onboarding",
+     "Hungary's authority found the bank kept face templates.", "NAIH", "HU", 15_000_000, "HUF"),
+    ("es", "La SIC multa a una cadena de gimnasios por reconocimiento facial",
+     "La Superintendencia de Industria y Comercio impuso una multa de $ 950.000.000 a la empresa colombiana.",
+     "SIC", "CO", 950_000_000, "COP"),
+    # "$" in Argentina is the peso, unless the text says dollars
+    ("es", "La AAIP sancionó a un club con una multa de $ 5.000.000 por el reconocimiento facial", "",
+     "AAIP", "AR", 5_000_000, "ARS"),
+    ("en", "ODPC issues penalty notice of KES 2 million to a supermarket over facial recognition", "",
+     "ODPC", "KE", 2_000_000, "KES"),
+])
+def test_regulators_places_and_currencies_of_more_countries(clf, language, title, summary, regulator,
+                                                             jurisdiction, amount, currency) -> None:
+    v = verdict(clf, title, summary, language=language)
+    assert (v.regulator, v.jurisdiction, v.amount, v.currency) == (regulator, jurisdiction, amount, currency)
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    # a regulator described by place and noun is no target; the company with its legal form is
+    ("en", "Lithuanian DPA fines payment firm KlientPay UAB €40,000 over selfie face templates", "", "KlientPay UAB"),
+    # "issues … notice of KES 2 million to X", "imposes … penalty surcharge on X"
+    ("en", "ODPC issues penalty notice of KES 2 million to Westgate Plaza over facial recognition", "",
+     "Westgate Plaza"),
+    ("en", "PIPC imposes KRW 900 million penalty surcharge on Hanbit Door Systems over facial recognition", "",
+     "Hanbit Door Systems"),
+    ("pl", "Prezes UODO nałożył karę 200 tys. zł na spółkę Magazyny Odra za rozpoznawanie twarzy", "",
+     "Magazyny Odra"),
+])
+def test_targets_after_amounts_and_beside_described_regulators(clf, language, title, summary, target) -> None:
+    assert verdict(clf, title, summary, language=language).target == target

@@ -367,3 +367,9 @@ def test_only_html_tags_are_stripped() -> None:
 ])
 def test_a_headline_fine_of_an_amount_implies_its_actor(clf, title, enforcement) -> None:
     assert verdict(clf, title, language="en").is_enforcement is enforcement
+
+
+def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
+    v = verdict(clf, "Hungary bans street festival, allows facial recognition to identify attendees",
+                "Under the new law, police may use facial recognition tools.", language="en")
+    assert not v.is_enforcement

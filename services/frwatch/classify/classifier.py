@@ -230,6 +230,8 @@ class Classifier:
         currency = money.currency if money else None
         if money and currency is None and (jurisdiction or lex.home):
             currency = self._local_currency(jurisdiction or lex.home)
+        elif currency == "USD" and jurisdiction in _PESO and not any(_US_DOLLAR.search(s.folded) for s in segments):
+            currency = self._local_currency(jurisdiction)  # "$ 80.000.000" in Argentina
         amount_eur = self._rates.to_eur(amount, currency,
                                         item.published.date() if item.published else None)
         return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
@@ -472,4 +474,8 @@ _LOCAL_CURRENCY = {**dict.fromkeys(["FR", "IT", "DE", "NL", "ES", "GR", "PT", "I
                                     "FI", "LU", "EU"], "EUR"),
                    "GB": "GBP", "SE": "SEK", "US": "USD", "AU": "AUD", "CA": "CAD", "BR": "BRL",
                    "KR": "KRW", "CN": "CNY", "JP": "JPY", "CH": "CHF", "DK": "DKK", "NO": "NOK",
-                   "PL": "PLN", "NZ": "NZD", "PE": "PEN", "TR": "TRY", "CY": "EUR"}
+                   "PL": "PLN", "NZ": "NZD", "PE": "PEN", "TR": "TRY", "CY": "EUR", "LT": "EUR", "SI": "EUR",
+                   "HR": "EUR", "KE": "KES", "AR": "ARS", "CO": "COP", "CL": "CLP", "MX": "MXN", "SG": "SGD",
+                   "ZA": "ZAR", "RO": "RON", "HU": "HUF", "CZ": "CZK", "IN": "INR"}
+_PESO = {"AR", "CO", "CL", "MX"}  # "$" there is the peso
+_US_DOLLAR = re.compile(r"\b(?:us\$|u\.s\.\$|usd|dolares|dollars?)")

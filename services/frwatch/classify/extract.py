@@ -30,7 +30,8 @@ MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candi
 _LEGAL_FORM = re.compile(
     rf"(?<![\w.])(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|de|del|di|du|des|van|von|&)){{0,5}}),?\s"
     r"(?P<form>S\.A\.S\.|S\.A\.C\.|S\.A\.|SA|S\.r\.l\.|Srl|SRL|S\.p\.A\.|SpA|Spa|S\.L\.|SARL|SAS|GmbH|AG|AB|A/S|ApS|Oy|B\.V\.|N\.V\.|"
-    r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.)"
+    r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Co\.|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.|"
+    r"UAB|Zrt\.|Kft\.|d\.o\.o\.|s\.r\.o\.|a\.s\.|Oyj)"
     r"(?![\w/])")
 
 
@@ -67,6 +68,16 @@ class TargetFinder:
     @property
     def nouns_capitalised(self) -> bool:
         return self._lex.nouns_capitalised
+
+    def describes_a_body(self, candidate: str, places: set[str]) -> bool:
+        """Only places and authority words: "Lithuanian DPA", "Dutch watchdog" name the
+        regulator, not whom it acted against."""
+        authority = self._lex.cues.get("authority")
+        folded_places = {fold(p) for p in places}
+        words = [fold(w) for w in candidate.split()]
+        return len(words) > 1 and all(
+            w in folded_places or w == "dpa" or (authority is not None and authority.fullmatch(w) is not None)
+            for w in words) and any(w not in folded_places for w in words)
 
     @staticmethod
     def _compile_institution(heads: Sequence[str], conn: str, of: str) -> re.Pattern[str] | None:
@@ -250,6 +261,8 @@ def find_target(finder: TargetFinder, segments: Sequence[Segment], bodies: set[s
         candidate = find()
         if candidate and any(f" {body} " in f" {fold(candidate)} " for body in bodies):
             continue  # a regulator's whole name inside: "Norska Datatilsynet inför vite …"
+        if candidate and finder.describes_a_body(candidate, places):
+            continue
         if (candidate and finder.nouns_capitalised and " " not in candidate
                 and all(hit.refs[0].name != candidate for seg in segments for hit in seg.entities)
                 and [*title.words, *summary.words].count(fold(candidate)) < 2):
