@@ -373,3 +373,23 @@ def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
     v = verdict(clf, "Hungary bans street festival, allows facial recognition to identify attendees",
                 "Under the new law, police may use facial recognition tools.", language="en")
     assert not v.is_enforcement
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
+    # a file reference is no opening of proceedings; opening them still is
+    ("es", "Procedimiento sancionador PS/00042/2025: la AEPD impone una multa de 90.000 euros a un gimnasio "
+     "por el reconocimiento facial", "", True),
+    ("es", "La AEPD inicia un procedimiento sancionador contra un gimnasio por el reconocimiento facial", "", False),
+    ("fr", "Reconnaissance faciale : l'Autorité de protection des données adresse une réprimande à une commune",
+     "", True),
+    ("en", "Shopping centre fined Sh3 million for scanning shoppers' faces", "", True),
+    ("en", "Council's appeal against €200,000 DPC fine over facial matching listed for hearing", "", False),
+    ("en", "High Court hears challenge to police live facial recognition", "Judgment was reserved.", False),
+    ("en", "Regulator opens inspection into facial recognition cameras at city arena", "", False),
+    ("en", "PIPC notifies gym of proposed KRW 500 million penalty over facial recognition",
+     "The commission sent a preliminary notice.", False),
+    ("en", "Judge tosses BIPA suit over virtual try-on face scans", "", False),
+])
+def test_more_phrasings_of_actions_and_of_steps_before_or_against_them(clf, language, title, summary,
+                                                                        enforcement) -> None:
+    assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
