@@ -43,7 +43,8 @@ FLOORS: dict[str, dict[str, float]] = {
                        "grouping_pairwise_f1": 0.85},
     # mostly English; its false positives mention a past action as background to other news
     "holdout5_items": {"recall": 0.95, "precision": 0.80, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
-                       "acc_amount+currency": 0.90, "acc_regulator": 0.80, "acc_target": 0.80},
+                       "acc_amount+currency": 0.90, "acc_regulator": 0.80, "acc_target": 0.80,
+                       "grouping_pairwise_f1": 0.80},
     # three in four items not in English
     "holdout6_items": {"recall": 0.95, "precision": 0.90, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
                        "acc_amount+currency": 0.90, "acc_regulator": 0.75, "acc_target": 0.75,
@@ -70,6 +71,9 @@ FLOORS: dict[str, dict[str, float]] = {
     # a year's mix, a third enforcement, small actions and hard negatives; few events told twice
     "holdout12_items": {"recall": 0.95, "precision": 0.95, "acc_regulator": 0.80, "acc_jurisdiction": 0.85,
                         "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.85},
+    # aggregator items and less-covered countries; its Finnish and Czech items have no lexicon
+    "holdout13_items": {"recall": 0.90, "precision": 0.85, "acc_regulator": 0.80, "acc_jurisdiction": 0.90,
+                        "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.70},
 }
 
 
