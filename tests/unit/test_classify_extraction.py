@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from frwatch.classify import Classifier, ItemText
@@ -500,7 +502,8 @@ def test_regulators_places_and_currencies_of_more_countries(clf, language, title
 
 @pytest.mark.parametrize(("language", "title", "summary", "target"), [
     # a regulator described by place and noun is no target; the company with its legal form is
-    ("en", "Lithuanian DPA fines payment firm KlientPay UAB €40,000 over selfie face templates", "", "KlientPay UAB"),
+    ("en", "Lithuanian DPA fines payment firm KlientPay UAB €40,000 over selfie face templates",
+     "The State Data Protection Inspectorate (VDAI) found the templates were kept for years.", "KlientPay UAB"),
     # "issues … notice of KES 2 million to X", "imposes … penalty surcharge on X"
     ("en", "ODPC issues penalty notice of KES 2 million to Westgate Plaza over facial recognition", "",
      "Westgate Plaza"),
@@ -511,3 +514,36 @@ def test_regulators_places_and_currencies_of_more_countries(clf, language, title
 ])
 def test_targets_after_amounts_and_beside_described_regulators(clf, language, title, summary, target) -> None:
     assert verdict(clf, title, summary, language=language).target == target
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "regulator", "jurisdiction", "currency"), [
+    # names several countries' bodies share need their place
+    ("en", "Britain's information regulator fines retailer over facial recognition", "", "ICO", "GB", None),
+    ("en", "Office of the Data Protection Commissioner orders Irish bank to stop facial recognition", "",
+     "DPC", "IE", None),
+    ("en", "Thailand's PDPC fines hospital over facial recognition", "", "PDPC", "TH", None),
+    # "$" stays the dollar in English copy about Colombia
+    ("en", "Colombia's SIC fines app over face scans",
+     "The Superintendencia de Industria y Comercio imposed a fine of $1.5 million.", "SIC", "CO", "USD"),
+])
+def test_shared_body_names_and_dollars_abroad(clf, language, title, summary, regulator, jurisdiction,
+                                              currency) -> None:
+    v = verdict(clf, title, summary, language=language)
+    assert (v.regulator, v.jurisdiction) == (regulator, jurisdiction) and v.currency == currency
+
+
+def test_croatian_kuna_before_the_euro(clf) -> None:
+    def currency(year: int) -> str | None:
+        return clf.classify(ItemText(id="t", title="AZOP fines bank over facial recognition",
+                                     summary="The Croatian Personal Data Protection Agency imposed a fine of 2.3 million.",
+                                     language="en", published=datetime(year, 5, 1, tzinfo=timezone.utc))).currency
+    assert (currency(2021), currency(2024)) == ("HRK", "EUR")
+
+
+@pytest.mark.parametrize(("title", "target"), [
+    ("DPC reprimands school in Ennis, Co. Clare over facial recognition", None),  # a county, no legal form
+    ("Nairobi mall fined KSh5 million for scanning shoppers' faces", None),  # an amount, no name
+    ("PIPC fines Hanbit Co. over facial recognition door system", "Hanbit Co"),
+])
+def test_legal_form_co_and_amounts_as_targets(clf, title, target) -> None:
+    assert verdict(clf, title, language="en").target == target

@@ -382,7 +382,7 @@ def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
     ("es", "La AEPD inicia un procedimiento sancionador contra un gimnasio por el reconocimiento facial", "", False),
     ("fr", "Reconnaissance faciale : l'Autorité de protection des données adresse une réprimande à une commune",
      "", True),
-    ("en", "Shopping centre fined Sh3 million for scanning shoppers' faces", "", True),
+    ("en", "Shopping centre fined KSh3 million for scanning shoppers' faces", "", True),
     ("en", "Council's appeal against €200,000 DPC fine over facial matching listed for hearing", "", False),
     ("en", "High Court hears challenge to police live facial recognition", "Judgment was reserved.", False),
     ("en", "Regulator opens inspection into facial recognition cameras at city arena", "", False),
@@ -392,4 +392,31 @@ def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
 ])
 def test_more_phrasings_of_actions_and_of_steps_before_or_against_them(clf, language, title, summary,
                                                                         enforcement) -> None:
+    assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
+    # a person fined, a recalled fine, a pending one, a company's worth: no actor implied
+    ("en", "Man fined £90 for covering face to avoid police facial recognition camera", "", False),
+    ("en", "Face search firm, fined €20m in Italy, raises $30m", "", False),
+    ("en", "Face search firm faces $10m fine for facial recognition database", "", False),
+    ("en", "Facial recognition firm worth $1bn fined", "", False),
+    # "allowing facial recognition" is what a fine is for; an order may allow it with consent
+    ("en", "Company fined €50,000 for allowing facial recognition without consent", "", True),
+    ("en", "Court orders app to stop scraping, allows facial recognition only with consent", "", True),
+    # an appeal rejected confirms the action; someone's appeal against it is a process
+    ("en", "ICO rejects appeal against facial recognition fine", "", True),
+    ("en", "Council's appeal against facial recognition fine to be heard in May",
+     "The ICO fined the council in 2024.", False),
+    # Spanish proceedings opened in the past tense stay a process
+    ("es", "La AEPD abrió un procedimiento sancionador a un supermercado por el reconocimiento facial", "", False),
+    ("es", "La AEPD ha iniciado un procedimiento sancionador contra un gimnasio por el reconocimiento facial", "",
+     False),
+    # a final fine below the proposed one is a fine; "opening inspection" only as a step
+    ("en", "ICO fines retailer £2m over facial recognition, less than half its proposed £5m penalty", "", True),
+    ("en", "Regulator orders supermarket to stop facial recognition after opening inspection", "", True),
+    # French: escaping a reprimand
+    ("fr", "Reconnaissance faciale : la ville échappe à la réprimande de la CNIL", "", False),
+])
+def test_second_review_cases(clf, language, title, summary, enforcement) -> None:
     assert verdict(clf, title, summary, language=language).is_enforcement is enforcement

@@ -166,6 +166,7 @@ class Classifier:
             reasons.append("no action cue")
 
         places = place_codes(segments, lex.cues["company_words"])
+        segments = self._placed(segments, places)
         court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
         named = any(s.regulators for s in segments)
         source = self._source_regulator(item)
@@ -229,13 +230,23 @@ class Classifier:
         amount = money.amount if money else None
         currency = money.currency if money else None
         if money and currency is None and (jurisdiction or lex.home):
-            currency = self._local_currency(jurisdiction or lex.home)
-        elif currency == "USD" and jurisdiction in _PESO and not any(_US_DOLLAR.search(s.folded) for s in segments):
-            currency = self._local_currency(jurisdiction)  # "$ 80.000.000" in Argentina
+            currency = self._local_currency(jurisdiction or lex.home, item.published)
+        elif (currency == "USD" and jurisdiction in _PESO and lex.language == "es"
+              and not any(_US_DOLLAR.search(s.folded) for s in segments)):
+            currency = self._local_currency(jurisdiction, item.published)  # "$ 80.000.000" in Argentina
         amount_eur = self._rates.to_eur(amount, currency,
                                         item.published.date() if item.published else None)
         return Verdict(True, score, action_type, reg_name, jurisdiction, target, amount, currency,
                        amount_eur, reasons)
+
+    def _placed(self, segments: tuple[Segment, ...], places: list[str]) -> tuple[Segment, ...]:
+        """The segments without the body names that need a place the item does not name ("SIC"
+        in a Portuguese TV credit, "Thailand's PDPC")."""
+        g = self._gazetteer
+        if not any(g.needs_place(h) for s in segments for h in s.regulators):
+            return segments
+        return tuple(replace(s, regulators=tuple(h for h in s.regulators if not g.needs_place(h) or g.anchored(h, places)))
+                     for s in segments)
 
     @staticmethod
     def _negative_weight(kind: str, m: re.Match[str], segment: int, action: _Action | None) -> float:
@@ -307,10 +318,18 @@ class Classifier:
         return None
 
     def _fined_an_amount(self, lex: Lexicon, title: Segment, action: _Action) -> bool:
-        """A headline telling a fine of an amount implies who imposed it ("School board fined
-        SEK 200,000 for facial recognition roll-call")."""
-        return (action.segment == 0 and action.action_type == "fine"
-                and bool(self._money.find_all(title.raw, lex.money.thousands, title.folded)))
+        """A headline telling an organisation fined an amount implies who imposed it ("School
+        board fined SEK 200,000 for facial recognition roll-call"): the amount right after the
+        cue, no person fined ("Man fined £90 …"), no clause recalling it ("X, fined €20m in
+        Italy, raises …")."""
+        if action.segment or action.action_type != "fine" or title.folded[:action.start].rstrip().endswith(","):
+            return False
+        before = title.folded[:action.start].split()
+        if before and before[-1] in _PERSONS:
+            return False
+        end = action.start + len(action.term)
+        return any(0 <= m.start - end <= 3
+                   for m in self._money.find_all(title.raw, lex.money.thousands, title.folded))
 
     @staticmethod
     def _place_acts(seg: Segment, action: _Action) -> bool:
@@ -446,9 +465,11 @@ class Classifier:
             return states[0]
         return self._gazetteer.jurisdiction_of(places[0]) if places else None
 
-    def _local_currency(self, jurisdiction: str) -> str | None:
+    def _local_currency(self, jurisdiction: str, published: datetime | None = None) -> str | None:
         """The currency of an amount written without one ("5 milioni di sanzione")."""
         country = jurisdiction.split("-")[0]
+        if country in _CHANGED and published is not None and published.replace(tzinfo=None) < _CHANGED[country][0]:
+            return _CHANGED[country][1]
         return _LOCAL_CURRENCY.get(country)
 
 
@@ -477,5 +498,9 @@ _LOCAL_CURRENCY = {**dict.fromkeys(["FR", "IT", "DE", "NL", "ES", "GR", "PT", "I
                    "PL": "PLN", "NZ": "NZD", "PE": "PEN", "TR": "TRY", "CY": "EUR", "LT": "EUR", "SI": "EUR",
                    "HR": "EUR", "KE": "KES", "AR": "ARS", "CO": "COP", "CL": "CLP", "MX": "MXN", "SG": "SGD",
                    "ZA": "ZAR", "RO": "RON", "HU": "HUF", "CZ": "CZK", "IN": "INR"}
-_PESO = {"AR", "CO", "CL", "MX"}  # "$" there is the peso
-_US_DOLLAR = re.compile(r"\b(?:us\$|u\.s\.\$|usd|dolares|dollars?)")
+_PESO = {"AR", "CO", "CL", "MX"}  # "$" there is the peso, in Spanish text that names no US amount
+_US_DOLLAR = re.compile(r"(?:\bus\$|u\.s\.\$|\busd\b|\bdolares\b|\bee\.? ?uu\b|\bestados unidos\b|\bftc\b)")
+#: a currency replaced: the jurisdiction's earlier one before that date
+_CHANGED = {"HR": (datetime(2023, 1, 1), "HRK")}
+_PERSONS = frozenset("man woman men women driver drivers shopper shoppers student students pupil teenager person "
+                     "people motorist fan fans resident residents protester officer customer customers".split())

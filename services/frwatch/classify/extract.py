@@ -13,6 +13,7 @@ from frwatch.classify.money import Money
 from frwatch.classify.regulators import Gazetteer, Hit, Regulator
 from frwatch.classify.text import fold, uppercase_class
 
+_AMOUNT_TOKEN = re.compile(r"\D{0,4}\d[\d.,]*[a-z]{0,3}")  # "KSh5", "US$1.4bn", "£7.5m"
 _ELIDED = re.compile(r"^(?:l|d|dell|all|dall|nell|sull)['’]")  # an elided article: l'Italie, dell'Italia
 _UP = uppercase_class()
 _TOKEN = rf"(?:{_UP}|\d)[\w'&.\-]*"
@@ -30,7 +31,7 @@ MAX_TARGET = 120  # characters: no organisation's name is longer; a longer candi
 _LEGAL_FORM = re.compile(
     rf"(?<![\w.])(?P<org>{_TOKEN}(?:\s(?:{_TOKEN}|de|del|di|du|des|van|von|&)){{0,5}}),?\s"
     r"(?P<form>S\.A\.S\.|S\.A\.C\.|S\.A\.|SA|S\.r\.l\.|Srl|SRL|S\.p\.A\.|SpA|Spa|S\.L\.|SARL|SAS|GmbH|AG|AB|A/S|ApS|Oy|B\.V\.|N\.V\.|"
-    r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Co\.|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.|"
+    r"Inc\.|Inc|inc\.|Ltd\.|Ltd|Limited|LLC|plc|PLC|Corp\.|Co\.(?!\s+[A-Z])|Lda\.|Ltda\.|S/A|A\.E\.|Α\.Ε\.|A\.Ş\.|[Ss]p\. z o\.o\.|"
     r"UAB|Zrt\.|Kft\.|d\.o\.o\.|s\.r\.o\.|a\.s\.|Oyj)"
     r"(?![\w/])")
 
@@ -111,8 +112,8 @@ class TargetFinder:
         while tokens and (fold(tokens[0]) in self._lex.stopwords or _ABBREVIATION.match(tokens[0])
                           and len(tokens) > 1):
             tokens.pop(0)
-        if not tokens or not any(c.isalpha() for c in "".join(tokens)):
-            return None
+        if not tokens or not any(c.isalpha() for c in "".join(tokens)) or _AMOUNT_TOKEN.fullmatch(tokens[0]):
+            return None  # no letters, or an amount ("fined KSh5 million")
         cleaned = " ".join(tokens)
         key = fold(cleaned)
         if self._not_targets and not self._not_targets.isdisjoint(re.findall(r"\w+", key)):

@@ -175,7 +175,11 @@ class Gazetteer:
         raw_regs = data.get("regulators", [])
         self._regulators = _Matcher((a, reg) for reg, r in zip(self.regulators, raw_regs)
                                     for a in [*r.get("aliases", [reg.name]),
-                                              *r.get("generic_aliases", [])])
+                                              *r.get("generic_aliases", []), *r.get("place_aliases", [])])
+        # names several countries' bodies share ("Information Regulator", "PDPC", "SIC"): they
+        # name this body only where the text names its country
+        self._place_only = frozenset(" ".join(_WORD.findall(fold(a))) for r in raw_regs
+                                     for a in r.get("place_aliases", []))
         # common nouns that name a body only by default ("Datenschutzbehörde", "Garante",
         # "Information Commissioner"): they lose to a body named outright or a country's
         # regulator ("the Dutch regulator") in the same text
@@ -220,6 +224,10 @@ class Gazetteer:
     def organisations(self, words: Words) -> list[Hit]:
         """Known organisations (face-recognition vendors among them) mentioned in a text."""
         return self._entities.find(words)
+
+    def needs_place(self, hit: Hit) -> bool:
+        """The hit is a name that means its body only where the text names its place."""
+        return bool(self._place_only) and " ".join(_WORD.findall(hit.text)) in self._place_only
 
     def is_generic(self, hit: Hit) -> bool:
         """The hit is a generic noun ("data protection authority") rather than a name."""
