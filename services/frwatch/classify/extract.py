@@ -73,10 +73,12 @@ class TargetFinder:
     def describes_a_body(self, candidate: str, places: set[str]) -> bool:
         """Only places and authority words: "Lithuanian DPA", "Dutch watchdog" name the
         regulator, not whom it acted against."""
+        if " " not in candidate:
+            return False
         authority = self._lex.cues.get("authority")
         folded_places = {fold(p) for p in places}
-        words = [fold(w) for w in candidate.split()]
-        return len(words) > 1 and all(
+        words = fold(candidate).split()
+        return all(
             w in folded_places or w == "dpa" or (authority is not None and authority.fullmatch(w) is not None)
             for w in words) and any(w not in folded_places for w in words)
 
