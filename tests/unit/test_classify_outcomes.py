@@ -242,32 +242,6 @@ def test_broadened_action_vocabulary(clf, language, title, summary, action_type)
     assert v.action_type == action_type, v.reasons
 
 
-@pytest.mark.parametrize(("language", "title", "summary"), [
-    # a negated cue: no action of the item's
-    ("en", "Regulator ends review of supermarket's facial recognition trial with no fine",
-     "The Information Commissioner's Office said the chain had stopped the trial."),
-    ("de", "Gesichtserkennung im Supermarkt: Datenschutzbehörde verhängt keine Strafe",
-     "Die Kette hat die Kameras abgeschaltet."),
-    ("fr", "Reconnaissance faciale : pas d'amende pour la mairie, selon la CNIL",
-     "La commune a retiré les caméras avant la fin du contrôle."),
-    # a relative clause recalls what someone did before
-    ("en", "Police to put permanent facial recognition cameras in town centre",
-     "The Information Commissioner's Office, which fined a retailer £2m in 2021, said it would watch the rollout."),
-    ("it", "Telecamere con riconoscimento facciale in stazione dal prossimo mese",
-     "Il Garante, che aveva sanzionato il comune nel 2021, chiede informazioni."),
-    # a summary sentence dated before the news
-    ("en", "Social network brings back facial recognition to fight scam adverts",
-     "The test starts next month. Earlier this year the company agreed to pay $1bn to settle a lawsuit over its old tagging tool."),
-    # roundups and a record of past fines
-    ("en", "Facial recognition in review: a year of fines and new laws",
-     "We look back on the regulators' biggest decisions."),
-    ("en", "Face search start-up passes 40 billion images",
-     "The company has faced fines from several European regulators, which it has not paid."),
-])
-def test_actions_negated_recalled_or_reviewed_are_not_the_news(clf, language, title, summary) -> None:
-    assert not verdict(clf, title, summary, language=language).is_enforcement
-
-
 @pytest.mark.parametrize(("language", "title", "summary", "action_type"), [
     # the same cues asserted stay actions; a negation further off does not reach them
     ("en", "Regulator fines supermarket £1m over facial recognition trial",
@@ -347,35 +321,45 @@ def test_kr_and_kroner_take_the_jurisdictions_currency(clf, language, title, sum
     assert verdict(clf, title, summary, language=language).currency == currency
 
 
-@pytest.mark.parametrize(("language", "title"), [
-    ("pt", "Justiça encerra ação contra operadora de metrô por reconhecimento facial"),  # a dismissal
-    ("it", "Riconoscimento facciale allo stadio: sanzioni ai tifosi, dice il commissariato"),  # a police station
-])
-def test_review_cases_that_are_no_enforcement(clf, language, title) -> None:
-    assert not verdict(clf, title, language=language).is_enforcement
-
-
 def test_only_html_tags_are_stripped() -> None:
     assert display("Turnover <USD 5m or >USD 10m") == "Turnover <USD 5m or >USD 10m"
     assert display("&lt;p&gt;Fined £5m&lt;/p&gt;") == "Fined £5m"
 
 
-@pytest.mark.parametrize(("title", "enforcement"), [
-    ("Town council fined €150,000 for facial recognition at the town hall", True),
-    ("Hospital could be fined £2m over facial recognition", False),  # the hedge still counts
-    ("Town council fined for facial recognition at the town hall", False),  # no amount, no actor
-])
-def test_a_headline_fine_of_an_amount_implies_its_actor(clf, title, enforcement) -> None:
-    assert verdict(clf, title, language="en").is_enforcement is enforcement
-
-
-def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
-    v = verdict(clf, "Hungary bans street festival, allows facial recognition to identify attendees",
-                "Under the new law, police may use facial recognition tools.", language="en")
-    assert not v.is_enforcement
-
-
+# Whether an item is enforcement, for this session's phrasings: cues negated, recalled or
+# back-dated, steps before or against an action, the actor a headline fine implies, and the cases
+# two reviews raised
 @pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
+    # a negated cue: no action of the item's
+    ("en", "Regulator ends review of supermarket's facial recognition trial with no fine",
+     "The Information Commissioner's Office said the chain had stopped the trial.", False),
+    ("de", "Gesichtserkennung im Supermarkt: Datenschutzbehörde verhängt keine Strafe",
+     "Die Kette hat die Kameras abgeschaltet.", False),
+    ("fr", "Reconnaissance faciale : pas d'amende pour la mairie, selon la CNIL",
+     "La commune a retiré les caméras avant la fin du contrôle.", False),
+    # a relative clause recalls what someone did before
+    ("en", "Police to put permanent facial recognition cameras in town centre",
+     "The Information Commissioner's Office, which fined a retailer £2m in 2021, said it would watch the rollout.", False),
+    ("it", "Telecamere con riconoscimento facciale in stazione dal prossimo mese",
+     "Il Garante, che aveva sanzionato il comune nel 2021, chiede informazioni.", False),
+    # a summary sentence dated before the news
+    ("en", "Social network brings back facial recognition to fight scam adverts",
+     "The test starts next month. Earlier this year the company agreed to pay $1bn to settle a lawsuit over its old tagging tool.", False),
+    # roundups and a record of past fines
+    ("en", "Facial recognition in review: a year of fines and new laws",
+     "We look back on the regulators' biggest decisions.", False),
+    ("en", "Face search start-up passes 40 billion images",
+     "The company has faced fines from several European regulators, which it has not paid.", False),
+    # the reviews' cases
+    ("pt", "Justiça encerra ação contra operadora de metrô por reconhecimento facial", "", False),  # a dismissal
+    ("it", "Riconoscimento facciale allo stadio: sanzioni ai tifosi, dice il commissariato", "", False),  # a police station
+    # a headline fine of an amount implies its actor
+    ("en", "Town council fined €150,000 for facial recognition at the town hall", "", True),
+    ("en", "Hospital could be fined £2m over facial recognition", "", False),  # the hedge still counts
+    ("en", "Town council fined for facial recognition at the town hall", "", False),  # no amount, no actor
+    # a law that allows facial recognition
+    ("en", "Hungary bans street festival, allows facial recognition to identify attendees",
+     "Under the new law, police may use facial recognition tools.", False),
     # a file reference is no opening of proceedings; opening them still is
     ("es", "Procedimiento sancionador PS/00042/2025: la AEPD impone una multa de 90.000 euros a un gimnasio "
      "por el reconocimiento facial", "", True),
@@ -389,13 +373,6 @@ def test_a_law_that_allows_facial_recognition_is_no_enforcement(clf) -> None:
     ("en", "PIPC notifies gym of proposed KRW 500 million penalty over facial recognition",
      "The commission sent a preliminary notice.", False),
     ("en", "Judge tosses BIPA suit over virtual try-on face scans", "", False),
-])
-def test_more_phrasings_of_actions_and_of_steps_before_or_against_them(clf, language, title, summary,
-                                                                        enforcement) -> None:
-    assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
-
-
-@pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
     # a person fined, a recalled fine, a pending one, a company's worth: no actor implied
     ("en", "Man fined £90 for covering face to avoid police facial recognition camera", "", False),
     ("en", "Face search firm, fined €20m in Italy, raises $30m", "", False),
@@ -418,5 +395,5 @@ def test_more_phrasings_of_actions_and_of_steps_before_or_against_them(clf, lang
     # French: escaping a reprimand
     ("fr", "Reconnaissance faciale : la ville échappe à la réprimande de la CNIL", "", False),
 ])
-def test_second_review_cases(clf, language, title, summary, enforcement) -> None:
+def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enforcement) -> None:
     assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
