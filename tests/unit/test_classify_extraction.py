@@ -547,3 +547,26 @@ def test_croatian_kuna_before_the_euro(clf) -> None:
 ])
 def test_legal_form_co_and_amounts_as_targets(clf, title, target) -> None:
     assert verdict(clf, title, language="en").target == target
+
+
+def test_a_newswire_is_no_regulator_and_a_configured_feed_still_is(clf) -> None:
+    # "AP" names the Dutch body only where the text, its language or its feed places it
+    v = verdict(clf, "City settles wrongful arrest lawsuit over police facial recognition",
+                "The man will receive $300,000 under the settlement.", language="en", source_name="AP News")
+    assert v.regulator is None
+    v = clf.classify(ItemText(id="t", title="AP legt boete op aan supermarkt voor gezichtsherkenning", summary="",
+                              language="nl"))
+    assert v.regulator == "AP"
+    v = clf.classify(ItemText(id="t", title="Fine for supermarket over facial recognition", summary="",
+                              language="en", source_name="AP", source_regulator="AP", source_jurisdiction="NL"))
+    assert (v.regulator, v.jurisdiction) == ("AP", "NL")
+
+
+@pytest.mark.parametrize(("language", "title", "summary", "target"), [
+    ("fr", "La CNIL inflige une amende de 5 millions d'euros à Visiotech",
+     "Elle doit aussi effacer les visages des personnes en France.", "Visiotech"),  # "Elle" is a pronoun
+    ("it", "Esami online con il riconoscimento facciale, multa da 200mila euro alla Bocconi",
+     "Secondo il Garante, il software trattava dati biometrici degli studenti.", "Bocconi"),
+])
+def test_more_target_phrasings(clf, language, title, summary, target) -> None:
+    assert verdict(clf, title, summary, language=language).target == target

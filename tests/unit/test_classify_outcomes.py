@@ -397,3 +397,14 @@ def test_only_html_tags_are_stripped() -> None:
 ])
 def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enforcement) -> None:
     assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
+
+
+@pytest.mark.parametrize(("language", "title", "summary"), [
+    ("en", "Ofcom fines adult site £1m for failing to introduce highly effective age assurance",
+     "The site relied on a tick box rather than facial age estimation, the regulator said."),
+    ("en", "ICO closes facial recognition investigation without enforcement action", ""),
+    ("nl", "AP: gezichtsherkenning bij stadions blijft in bijna alle gevallen verboden",
+     "In een nieuwe handreiking zet de Autoriteit Persoonsgegevens uiteen wanneer het mag."),
+])
+def test_age_checks_closed_investigations_and_guidance_are_no_enforcement(clf, language, title, summary) -> None:
+    assert not verdict(clf, title, summary, language=language).is_enforcement

@@ -166,7 +166,7 @@ class Classifier:
             reasons.append("no action cue")
 
         places = place_codes(segments, lex.cues["company_words"])
-        segments = self._placed(segments, places)
+        segments = self._placed(segments, [*places, lex.home] if lex.home else places)
         court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
         named = any(s.regulators for s in segments)
         source = self._source_regulator(item)
@@ -240,8 +240,8 @@ class Classifier:
                        amount_eur, reasons)
 
     def _placed(self, segments: tuple[Segment, ...], places: list[str]) -> tuple[Segment, ...]:
-        """The segments without the body names that need a place the item does not name ("SIC"
-        in a Portuguese TV credit, "Thailand's PDPC")."""
+        """The segments without the body names that need a place the item (or its language's
+        home) does not name ("SIC" in a Portuguese TV credit, "Thailand's PDPC", "AP News")."""
         g = self._gazetteer
         if not any(g.needs_place(h) for s in segments for h in s.regulators):
             return segments
@@ -436,8 +436,11 @@ class Classifier:
         return reg
 
     def _source_regulator(self, item: ItemText, places: Sequence[str] = ()) -> Regulator | None:
-        """The body publishing the feed, from the feed config or a recognisable source name."""
+        """The body publishing the feed, from the feed config or a recognisable source name (the
+        config's jurisdiction places a name such as "AP"; "AP News" names no Dutch body)."""
         g = self._gazetteer
+        if item.source_jurisdiction:
+            places = [*places, item.source_jurisdiction]
         for text in (item.source_regulator, item.source_name):
             if not text:
                 continue
@@ -446,8 +449,9 @@ class Classifier:
                 if len(self._sources) > 4096:
                     self._sources.clear()
                 source = self._sources[text] = self._segment("source", text)
-            if source.regulators:
-                return g.resolve(source.regulators[0], places)
+            hits = [h for h in source.regulators if not g.needs_place(h) or g.anchored(h, places)]
+            if hits:  # not "AP News" for the Dutch AP
+                return g.resolve(hits[0], places)
             ag = self._lexicons["en"].cues["attorney_general"]
             states = [c for h in source.places for c in h.refs if c.startswith("US-")]
             if ag and ag.search(source.folded) and states:
