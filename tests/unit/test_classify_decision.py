@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,15 @@ def test_seed_article(clf: Classifier) -> None:
     assert v.amount == 7_500_000
     assert v.currency == "GBP"
     assert v.amount_eur is not None and v.amount_eur > v.amount
+
+
+_FI_CS = [json.loads(line) for line in (SEED.parent / "lexicon_cases_fi_cs.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("case", _FI_CS, ids=[f"{c['language']}-{i}" for i, c in enumerate(_FI_CS)])
+def test_finnish_and_czech_decisions(clf: Classifier, case: dict) -> None:
+    """Sentences written with the Finnish and Czech lexicons, by their author: actions and hard
+    negatives (an inquiry opened, a complaint, a proposal, a fingerprint or cookie fine, an appeal)."""
+    v = clf.classify(ItemText(id="t", title=case["title"], summary=case["summary"], language=case["language"]))
+    assert v.is_enforcement is case["enforcement"], v.reasons
+    assert v.action_type == case["action_type"], v.reasons

@@ -37,7 +37,7 @@ FLOORS: dict[str, dict[str, float]] = {
     # decisions for and against an action, told alike; half its targets are public bodies named
     # only in passing
     "holdout3_items": {"recall": 0.95, "precision": 0.90, "acc_target": 0.60, "grouping_pairwise_f1": 0.80},
-    # 16 languages (its Finnish and Czech items have no lexicon)
+    # 16 languages
     "holdout4_items": {"recall": 0.90, "precision": 0.95, "acc_jurisdiction": 0.90, "acc_action_type": 0.90,
                        "acc_amount+currency": 0.90, "acc_target": 0.90, "acc_regulator": 0.80,
                        "grouping_pairwise_f1": 0.85},
@@ -71,7 +71,7 @@ FLOORS: dict[str, dict[str, float]] = {
     # a year's mix, a third enforcement, small actions and hard negatives; few events told twice
     "holdout12_items": {"recall": 0.95, "precision": 0.95, "acc_regulator": 0.80, "acc_jurisdiction": 0.85,
                         "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.85},
-    # aggregator items and less-covered countries; its Finnish and Czech items have no lexicon
+    # aggregator items and less-covered countries
     "holdout13_items": {"recall": 0.90, "precision": 0.85, "acc_regulator": 0.80, "acc_jurisdiction": 0.90,
                         "acc_action_type": 0.90, "acc_amount+currency": 0.90, "acc_target": 0.70},
     # a representative month, Finnish and Czech included
