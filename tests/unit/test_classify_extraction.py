@@ -570,3 +570,12 @@ def test_a_newswire_is_no_regulator_and_a_configured_feed_still_is(clf) -> None:
 ])
 def test_more_target_phrasings(clf, language, title, summary, target) -> None:
     assert verdict(clf, title, summary, language=language).target == target
+
+
+@pytest.mark.parametrize(("language", "title", "target"), [
+    # a city after "à" / "a" is where, not whom
+    ("fr", "Reconnaissance faciale : la CNIL inflige une amende de 50 000 euros à Paris à la société Visio", "Visio"),
+    ("it", "Riconoscimento facciale, il Garante multa da 50mila euro a Milano la Clearview AI", "Clearview AI"),
+])
+def test_a_city_is_no_target(clf, language, title, target) -> None:
+    assert verdict(clf, title, language=language).target == target

@@ -399,12 +399,31 @@ def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enf
     assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
 
 
-@pytest.mark.parametrize(("language", "title", "summary"), [
+@pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
+    # a fine for failing to check ages names facial age estimation only as a method
     ("en", "Ofcom fines adult site £1m for failing to introduce highly effective age assurance",
-     "The site relied on a tick box rather than facial age estimation, the regulator said."),
-    ("en", "ICO closes facial recognition investigation without enforcement action", ""),
-    ("nl", "AP: gezichtsherkenning bij stadions blijft in bijna alle gevallen verboden",
-     "In een nieuwe handreiking zet de Autoriteit Persoonsgegevens uiteen wanneer het mag."),
+     "The site relied on a tick box rather than facial age estimation, the regulator said.", False),
+    ("en", "ICO closes facial recognition investigation without enforcement action", "", False),
+    # the same words beside a real action (third review)
+    ("en", "Regulator fines app over facial age checks without consent", "", True),
+    ("en", "Watchdog closes facial recognition investigation, fines retailer £200,000", "", True),
+    ("en", "CNIL fines company €200,000 for facial recognition, saying the practice remains illegal", "", True),
+    ("nl", "AP legt Clearview boete van 30,5 miljoen op: gezichtsherkenning blijft verboden", "", True),
+    # "AP" unplaced still tells that a body acted
+    ("en", "AP fines face search firm €30.5m over facial recognition database", "", True),
+    # Finnish and Czech: a law broken is no legislation; a face hit is no face data; a
+    # condemnation by a minister is no judgment; public advice is no warning; an appeal
+    # rejected by a court confirms the fine
+    ("fi", "Tietosuojavaltuutettu: kauppa käytti kasvojentunnistusta vastoin lakia – seuraamusmaksu 50 000 euroa",
+     "", True),
+    ("cs", "ÚOOÚ: supermarket používal rozpoznávání obličejů v rozporu se zákonem, dostal pokutu 500 tisíc", "",
+     True),
+    ("fi", "Käräjäoikeus tuomitsi miehen pahoinpitelystä – hän löi uhria nyrkillä kasvoihin", "", False),
+    ("cs", "Soud odsoudil muže, který útočníkovi rozbil obličej", "", False),
+    ("fi", "Ministeri tuomitsi kasvojentunnistusvalvonnan jyrkästi", "", False),
+    ("cs", "Ministr odsoudil čínský systém rozpoznávání obličejů", "", False),
+    ("fi", "Tietosuojavaltuutetun varoitus: älä lataa kasvokuviasi tekoälysovelluksiin", "", False),
+    ("cs", "ÚOOÚ vydal varování před aplikacemi, které upravují fotografie obličeje", "", False),
 ])
-def test_age_checks_closed_investigations_and_guidance_are_no_enforcement(clf, language, title, summary) -> None:
-    assert not verdict(clf, title, summary, language=language).is_enforcement
+def test_cues_of_the_third_review(clf, language, title, summary, enforcement) -> None:
+    assert verdict(clf, title, summary, language=language).is_enforcement is enforcement

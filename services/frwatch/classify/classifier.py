@@ -166,9 +166,11 @@ class Classifier:
             reasons.append("no action cue")
 
         places = place_codes(segments, lex.cues["company_words"])
+        # a body's name that needs a place still tells that some body acted ("AP fines …")
+        named_hits = [h.text for s in segments for h in s.regulators]
+        named = bool(named_hits)
         segments = self._placed(segments, [*places, lex.home] if lex.home else places)
         court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
-        named = any(s.regulators for s in segments)
         source = self._source_regulator(item)
         actor = (named or source is not None or bool(court or authority or ag)
                  or (action is not None and (action.rule in ("settlement", "judgment")
@@ -176,7 +178,6 @@ class Classifier:
                                              or self._fined_an_amount(lex, segments[0], action))))
         if actor:
             score += 0.15 + (0.1 if named else 0.0)
-            named_hits = [h.text for s in segments for h in s.regulators]
             cue_terms = [t for _, t in (*court, *authority, *ag)]
             reasons.append("actor:'" + (named_hits[0] if named_hits else source.name if source else
                                         cue_terms[0] if cue_terms else action.rule) + "'")
@@ -410,8 +411,8 @@ class Classifier:
             return source
         if action is not None and action.rule == "settlement":
             return None
-        if authority and any(authority.search(s.folded) for s in segments) and places:
-            return g.national(places[0])
+        if authority and any(authority.search(s.folded) for s in segments) and picks:
+            return g.national(picks[0])
         return None
 
     def _resolve(self, seg: Segment, hit: Hit, places: Sequence[str]) -> Regulator | None:
