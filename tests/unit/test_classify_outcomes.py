@@ -394,12 +394,7 @@ def test_only_html_tags_are_stripped() -> None:
     ("en", "Regulator orders supermarket to stop facial recognition after opening inspection", "", True),
     # French: escaping a reprimand
     ("fr", "Reconnaissance faciale : la ville échappe à la réprimande de la CNIL", "", False),
-])
-def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enforcement) -> None:
-    assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
-
-
-@pytest.mark.parametrize(("language", "title", "summary", "enforcement"), [
+    # the third review's cases
     # a fine for failing to check ages names facial age estimation only as a method
     ("en", "Ofcom fines adult site £1m for failing to introduce highly effective age assurance",
      "The site relied on a tick box rather than facial age estimation, the regulator said.", False),
@@ -425,5 +420,5 @@ def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enf
     ("fi", "Tietosuojavaltuutetun varoitus: älä lataa kasvokuviasi tekoälysovelluksiin", "", False),
     ("cs", "ÚOOÚ vydal varování před aplikacemi, které upravují fotografie obličeje", "", False),
 ])
-def test_cues_of_the_third_review(clf, language, title, summary, enforcement) -> None:
+def test_enforcement_or_not_in_more_phrasings(clf, language, title, summary, enforcement) -> None:
     assert verdict(clf, title, summary, language=language).is_enforcement is enforcement
