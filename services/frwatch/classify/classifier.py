@@ -169,7 +169,8 @@ class Classifier:
         # a body's name that needs a place still tells that some body acted ("AP fines …")
         named_hits = [h.text for s in segments for h in s.regulators]
         named = bool(named_hits)
-        segments = self._placed(segments, [*places, lex.home] if lex.home else places)
+        picks = [*places, lex.home] if lex.home else places  # what tells same-named bodies apart
+        segments = self._placed(segments, picks)
         court, authority, ag = cue("court"), cue("authority"), cue("attorney_general")
         source = self._source_regulator(item)
         actor = (named or source is not None or bool(court or authority or ag)
@@ -212,7 +213,7 @@ class Classifier:
         if action_type and action_type not in MONETARY and (
                 (court and any(i == action.segment for i, _ in court)) or (court and not named and not authority)):
             action_type = "judgment"
-        regulator = self._regulator(lex, segments, places, action, item, action_type)
+        regulator = self._regulator(lex, segments, places, picks, action, item, action_type)
         reg_name = regulator.name if isinstance(regulator, Regulator) else regulator
         jurisdiction = self._jurisdiction(regulator, places, item)
         bodies = {fold(h.text) for s in segments for h in s.regulators}
@@ -246,8 +247,7 @@ class Classifier:
         g = self._gazetteer
         if not any(g.needs_place(h) for s in segments for h in s.regulators):
             return segments
-        return tuple(replace(s, regulators=tuple(h for h in s.regulators if not g.needs_place(h) or g.anchored(h, places)))
-                     for s in segments)
+        return tuple(replace(s, regulators=tuple(g.placed(s.regulators, places))) for s in segments)
 
     @staticmethod
     def _negative_weight(kind: str, m: re.Match[str], segment: int, action: _Action | None) -> float:
@@ -278,12 +278,15 @@ class Classifier:
         near: list[list[Money]] = []
         for seg, amounts in zip(segments, found):
             cues = list(payment.finditer(seg.folded))
+
+            def inside_a_cue(f: re.Match[str]) -> bool:
+                return any(f.start() < c.end() and c.start() < f.end() for c in cues)
+
             spans = []
             for cue in cues:
                 a, b = _sentence(seg.folded, cue.start())
-                fines = fine.finditer(seg.folded, a, b) if fine else ()
-                if not any(not any(f.start() < c.end() and c.start() < f.end() for c in cues) for f in fines):
-                    spans.append((a, b))
+                if all(inside_a_cue(f) for f in (fine.finditer(seg.folded, a, b) if fine else ())):
+                    spans.append((a, b))  # the sentence states no fine of its own
             near.append([m for m in amounts if not m.per_period and any(a <= m.start < b for a, b in spans)])
         return near if any(near) else found
 
@@ -366,17 +369,17 @@ class Classifier:
             return strongest[1]
         return strongest[0] if strongest else weak
 
-    def _regulator(self, lex: Lexicon, segments: tuple[Segment, ...], places: list[str],
+    def _regulator(self, lex: Lexicon, segments: tuple[Segment, ...], places: list[str], picks: list[str],
                    action: _Action | None, item: ItemText,
                    action_type: str | None = None) -> Regulator | str | None:
         """Who acted, from the text before the feed: a body named outright (title, then summary;
         a country's regulator such as "the Dutch regulator" counts as named), a state AG, a
         country acting in the headline ("Italy fines …"), a generic noun that defaults to one
-        body ("Datenschutzbehörde"), a court for judgments, and only then the feed's own body."""
+        body ("Datenschutzbehörde"), a court for judgments, and only then the feed's own body.
+        ``picks``: ``places`` and the language's home, which tell same-named bodies apart."""
         g = self._gazetteer
         authority = lex.cues["authority"]
         title, summary = segments
-        picks = [*places, lex.home] if lex.home else places  # what tells same-named bodies apart
         # a generic noun counts as a name when a place in the text picks its body
         # ("Information Commissioner" in an item about Australians)
         named = [[h for h in seg.regulators if not g.is_generic(h)]
@@ -450,8 +453,7 @@ class Classifier:
                 if len(self._sources) > 4096:
                     self._sources.clear()
                 source = self._sources[text] = self._segment("source", text)
-            hits = [h for h in source.regulators if not g.needs_place(h) or g.anchored(h, places)]
-            if hits:  # not "AP News" for the Dutch AP
+            if hits := g.placed(source.regulators, places):  # not "AP News" for the Dutch AP
                 return g.resolve(hits[0], places)
             ag = self._lexicons["en"].cues["attorney_general"]
             states = [c for h in source.places for c in h.refs if c.startswith("US-")]

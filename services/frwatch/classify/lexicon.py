@@ -182,7 +182,7 @@ def load_lexicon(path: Path) -> Lexicon:
         # not an amount's floor: "fined no less than £3m"
         negated_after=_words(_strings(data, "negating_determiners", path),
                              r"\s+(?:{})(?!\w)(?!\s+(?:less|more|later|sooner|weniger|moins|meno|menos)\b)"),
-        relative=_words(_strings(data, "relative_pronouns", path), r",\s*(?:{})(?:\s+\w+){{0,3}}\s+$"),
+        relative=_words(_strings(data, "relative_pronouns", path), r",\s*(?:{})(?:\s+\w+){0,3}\s+$"),
         past_opener=_words(_strings(data, "past_openers", path), r"(?:{})(?![\w'])(?!\s+(?:week|weeks|days|month)\b)"),
         coordination=_words(_strings(data, "conjunctions", path), r"\s+(?:{})\s+(?:\w+\s+)?"),
         action_patterns=dict(actions),
@@ -201,7 +201,7 @@ def _words(words: list[str], template: str) -> re.Pattern[str] | None:
     if not words:
         return None
     alternation = "|".join(re.escape(fold(w)).replace(r"\ ", r"\s+") for w in words)
-    return re.compile(template.replace("{}", alternation, 1).replace("{{", "{").replace("}}", "}"))
+    return re.compile(template.replace("{}", alternation, 1))
 
 
 def _before(words: list[str]) -> re.Pattern[str] | None:

@@ -7,7 +7,7 @@ Long names match accent- and case-insensitively on folded text; short all-capita
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
 from pathlib import Path
@@ -228,6 +228,11 @@ class Gazetteer:
     def needs_place(self, hit: Hit) -> bool:
         """The hit is a name that means its body only where the text names its place."""
         return bool(self._place_only) and " ".join(_WORD.findall(hit.text)) in self._place_only
+
+    def placed(self, hits: Sequence[Hit], place_codes: Iterable[str]) -> list[Hit]:
+        """The hits that name a body here: all but names that need a place these codes do not give."""
+        codes = list(place_codes)
+        return [h for h in hits if not self.needs_place(h) or self.anchored(h, codes)]
 
     def is_generic(self, hit: Hit) -> bool:
         """The hit is a generic noun ("data protection authority") rather than a name."""
